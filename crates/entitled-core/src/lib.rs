@@ -1,0 +1,18 @@
+//! The domain core of entitled: identifiers, API keys, permissions and the rules of the
+//! catalog. Nothing here performs I/O or reads the clock; callers pass `now` in.
+
+pub mod apps;
+pub mod catalog;
+pub mod ids;
+pub mod keys;
+pub mod permissions;
+pub mod time;
+pub mod validation;
+
+pub use apps::AppType;
+pub use catalog::{ApiKey, App, Project};
+pub use ids::{IdKind, new_id};
+pub use keys::{GeneratedKey, KeyKind, hash_key, lookup_of, verify_key_hash};
+pub use permissions::{Access, Permissions, Scope};
+pub use time::UnixMillis;
+pub use validation::ValidationError;

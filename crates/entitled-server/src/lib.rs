@@ -1,0 +1,101 @@
+//! entitled's HTTP layer: the v1 SDK API, the v2 management API, authentication, the
+//! error contract and the OpenAPI document, assembled into one axum [`Router`].
+
+pub mod admin;
+pub mod auth;
+pub mod drain;
+pub mod error;
+pub mod extract;
+mod logging;
+mod meta;
+pub mod openapi;
+mod pagination;
+pub mod v1;
+pub mod v2;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::middleware;
+use entitled_core::UnixMillis;
+use entitled_storage::Storage;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+pub use drain::Drain;
+pub use error::{ApiError, ErrorKind};
+
+/// Where the current time comes from; tests can fix it, production reads the system clock.
+pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
+
+/// The system clock, in UTC milliseconds.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        UnixMillis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+    })
+}
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes; larger ones get 400.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub storage: Arc<dyn Storage>,
+    /// The current time.
+    pub clock: Clock,
+    /// Shutdown state: while draining, new requests get 503.
+    pub drain: Arc<Drain>,
+}
+
+impl AppState {
+    /// Now, by the state's clock.
+    pub fn now(&self) -> UnixMillis {
+        (self.clock)()
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The complete application: every route, with the error contract, request ids, request
+/// logs, panic recovery, body limits and drain handling applied.
+pub fn app(state: AppState, config: &HttpConfig) -> Router {
+    let (routes, _) = openapi::api_router().split_for_parts();
+    routes
+        .fallback(meta::route_not_found)
+        .method_not_allowed_fallback(meta::route_not_found)
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(CatchPanicLayer::custom(meta::panic_to_error))
+        .layer(middleware::from_fn(logging::log_request))
+        .layer(middleware::from_fn_with_state(
+            state.drain.clone(),
+            drain::reject_while_draining,
+        ))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(error::render_errors)),
+        )
+}

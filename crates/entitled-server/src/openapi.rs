@@ -1,0 +1,87 @@
+//! The route table and the OpenAPI 3.1 document generated from it.
+//!
+//! Every route is registered here through `utoipa_axum::routes!`, which adds the handler to
+//! the router and its `#[utoipa::path]` to the document in one step, so the two cannot
+//! drift; a test checks that no route is added any other way.
+
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi as _};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::{v1, v2};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "entitled",
+        description = "Self-hosted backend for in-app subscriptions, speaking RevenueCat's v1 (SDK) and v2 (management) APIs."
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every route of the server, each with its OpenAPI operation.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(v1::health::health))
+        .routes(routes!(v1::health::ready))
+        .routes(routes!(v1::coffee::brew))
+        .routes(routes!(v2::coffee::brew))
+        .routes(routes!(v2::projects::list_projects))
+        .routes(routes!(v2::apps::list_apps, v2::apps::create_app))
+        .routes(routes!(v2::apps::get_app, v2::apps::delete_app))
+        .routes(routes!(v2::api_keys::list_api_keys, v2::api_keys::create_api_key))
+        .routes(routes!(v2::api_keys::get_api_key, v2::api_keys::revoke_api_key))
+        .routes(routes!(openapi_json))
+        .routes(routes!(error_docs))
+}
+
+/// The OpenAPI document of this server.
+pub fn document() -> OpenApi {
+    api_router().split_for_parts().1
+}
+
+static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
+    document()
+        .to_pretty_json()
+        .unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
+});
+
+/// This server's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT_JSON.as_str(),
+    )
+}
+
+/// What each error type means (the target of every error's `doc_url`).
+#[utoipa::path(get, path = "/docs/errors", tag = "meta",
+    responses((status = 200, description = "The error types, in Markdown", content_type = "text/markdown")))]
+pub async fn error_docs() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        include_str!("../../../docs/errors.md"),
+    )
+}

@@ -1,0 +1,150 @@
+//! Configuration: defaults < TOML file (`--config`) < environment < command-line flags.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything `entitled` can be configured with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`ENTITLED_LISTEN`).
+    pub listen: String,
+    /// Database URL: `sqlite://PATH` or `postgres://…` (`DATABASE_URL` or `ENTITLED_DATABASE`).
+    pub database: String,
+    /// Largest request body accepted, in bytes (`ENTITLED_BODY_LIMIT_BYTES`).
+    pub body_limit_bytes: usize,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish
+    /// (`ENTITLED_DRAIN_TIMEOUT_SECS`).
+    pub drain_timeout_secs: u64,
+    /// Log format on stderr: `json` or `text` (`ENTITLED_LOG_FORMAT`).
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".to_string(),
+            database: "sqlite://entitled.db".to_string(),
+            body_limit_bytes: 1024 * 1024,
+            drain_timeout_secs: 30,
+            log_format: "json".to_string(),
+        }
+    }
+}
+
+/// Values given as command-line flags; `None` leaves the lower layers' value.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_limit_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain_timeout_secs: Option<u64>,
+}
+
+/// Loads the configuration from its four layers.
+pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, figment::Error> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = config_file {
+        if !path.exists() {
+            return Err(figment::Error::from(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file(path));
+    }
+    figment
+        .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database".into()))
+        .merge(Env::prefixed("ENTITLED_").only(&[
+            "listen",
+            "database",
+            "body_limit_bytes",
+            "drain_timeout_secs",
+            "log_format",
+        ]))
+        .merge(Serialized::defaults(flags))
+        .extract()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_work_on_a_laptop() {
+        Jail::expect_with(|_| {
+            let config = load(None, &FlagOverrides::default())?;
+            assert_eq!(config, Config::default());
+            assert_eq!(config.listen, "127.0.0.1:8000");
+            assert_eq!(config.database, "sqlite://entitled.db");
+            assert_eq!(config.body_limit_bytes, 1024 * 1024);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flags_take_precedence() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "entitled.toml",
+                "listen = \"0.0.0.0:1\"\ndatabase = \"sqlite://file.db\"\nbody_limit_bytes = 10\ndrain_timeout_secs = 7\n",
+            )?;
+            let path = Path::new("entitled.toml");
+            let from_file = load(Some(path), &FlagOverrides::default())?;
+            assert_eq!(from_file.listen, "0.0.0.0:1");
+            assert_eq!(from_file.database, "sqlite://file.db");
+            assert_eq!(from_file.drain_timeout_secs, 7);
+
+            jail.set_env("ENTITLED_LISTEN", "0.0.0.0:2");
+            jail.set_env("DATABASE_URL", "postgres://env/db");
+            let from_env = load(Some(path), &FlagOverrides::default())?;
+            assert_eq!(from_env.listen, "0.0.0.0:2");
+            assert_eq!(from_env.database, "postgres://env/db");
+            assert_eq!(from_env.body_limit_bytes, 10, "unset in env, file value kept");
+
+            let flags = FlagOverrides {
+                listen: Some("0.0.0.0:3".into()),
+                database: Some("sqlite://flag.db".into()),
+                ..FlagOverrides::default()
+            };
+            let from_flags = load(Some(path), &flags)?;
+            assert_eq!(from_flags.listen, "0.0.0.0:3");
+            assert_eq!(from_flags.database, "sqlite://flag.db");
+            assert_eq!(from_flags.drain_timeout_secs, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn entitled_database_overrides_database_url() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://generic/db");
+            jail.set_env("ENTITLED_DATABASE", "postgres://specific/db");
+            assert_eq!(load(None, &FlagOverrides::default())?.database, "postgres://specific/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_and_missing_files_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ENTITLED_BODY_LIMIT_BYTES", "lots");
+            assert!(load(None, &FlagOverrides::default()).is_err());
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "unknown_setting = 1\n")?;
+            assert!(load(Some(Path::new("bad.toml")), &FlagOverrides::default()).is_err());
+            assert!(load(Some(Path::new("missing.toml")), &FlagOverrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

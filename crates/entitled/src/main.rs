@@ -1,0 +1,105 @@
+//! `entitled`: the server and its admin commands.
+
+mod admin_cli;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::admin_cli::{AppsCommand, KeysCommand, ProjectsCommand};
+use crate::config::FlagOverrides;
+
+/// Self-hosted backend for in-app subscriptions that speaks the RevenueCat REST API.
+#[derive(Debug, Parser)]
+#[command(name = "entitled", version, about)]
+struct Cli {
+    /// A TOML file with settings (flags and environment variables override it).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default sqlite://entitled.db) or postgres://…
+    /// [env: DATABASE_URL, ENTITLED_DATABASE]
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs pending migrations, then serves HTTP until SIGTERM/SIGINT.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8000) [env: ENTITLED_LISTEN]
+        #[arg(long)]
+        listen: Option<String>,
+        /// Largest request body, in bytes (default 1048576) [env: ENTITLED_BODY_LIMIT_BYTES]
+        #[arg(long)]
+        body_limit_bytes: Option<usize>,
+        /// Seconds in-flight requests get to finish on shutdown (default 30)
+        /// [env: ENTITLED_DRAIN_TIMEOUT_SECS]
+        #[arg(long)]
+        drain_timeout_secs: Option<u64>,
+    },
+    /// Runs pending migrations and exits.
+    Migrate,
+    /// Manages projects.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
+    /// Manages apps.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Manages secret API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut flags = FlagOverrides {
+        database: cli.database.clone(),
+        ..FlagOverrides::default()
+    };
+    if let Command::Serve {
+        listen,
+        body_limit_bytes,
+        drain_timeout_secs,
+    } = &cli.command
+    {
+        flags.listen = listen.clone();
+        flags.body_limit_bytes = *body_limit_bytes;
+        flags.drain_timeout_secs = *drain_timeout_secs;
+    }
+    let config = match config::load(cli.config.as_deref(), &flags) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("entitled: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    serve::init_logging(&config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("entitled: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { .. } => serve::serve(config).await,
+            Command::Migrate => serve::migrate(&config).await,
+            Command::Projects(command) => admin_cli::projects(&config, command).await,
+            Command::Apps(command) => admin_cli::apps(&config, command).await,
+            Command::Keys(command) => admin_cli::keys(&config, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("entitled: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

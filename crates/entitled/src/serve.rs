@@ -1,0 +1,111 @@
+//! `entitled serve` and `entitled migrate`: start-up, first-start seeding, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use entitled_server::{AppState, Drain, HttpConfig, admin, app, system_clock};
+use entitled_storage::{Storage, redact_url};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Logs to stderr, as JSON lines (default) or text; `RUST_LOG` sets the filter.
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "text" {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+/// Opens the configured database and applies pending migrations.
+pub async fn open_migrated(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    let storage = entitled_storage::open(&config.database)
+        .await
+        .with_context(|| format!("opening database {}", redact_url(&config.database)))?;
+    storage.migrate().await.context("running migrations")?;
+    Ok(storage)
+}
+
+/// `entitled migrate`.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    open_migrated(config).await?;
+    println!("entitled: migrations applied to {}", redact_url(&config.database));
+    Ok(())
+}
+
+/// `entitled serve`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let storage = open_migrated(&config).await?;
+    let clock = system_clock();
+    if let Some(seeded) = admin::bootstrap(storage.as_ref(), clock())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))
+        .context("seeding the first project")?
+    {
+        println!("entitled: first start: created project \"default\"");
+        println!("  project id:      {}", seeded.project.id);
+        println!(
+            "  public SDK key:  {}   (test_store app {})",
+            seeded.public_key.plaintext, seeded.app.id
+        );
+        println!("  secret key:      {}   (all permissions)", seeded.secret_key.plaintext);
+        println!("  These keys are shown only once: store them now.");
+    }
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let drain = Arc::new(Drain::new());
+    let state = AppState {
+        storage,
+        clock,
+        drain: drain.clone(),
+    };
+    let http = HttpConfig {
+        body_limit_bytes: config.body_limit_bytes,
+    };
+    let router = app(state, &http);
+    println!("entitled: listening on http://{address}");
+    tracing::info!(%address, database = %redact_url(&config.database), "listening");
+    let drain_timeout = Duration::from_secs(config.drain_timeout_secs);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!(in_flight = drain.in_flight(), "draining");
+            drain.start();
+            if tokio::time::timeout(drain_timeout, drain.wait_idle()).await.is_err() {
+                tracing::warn!(in_flight = drain.in_flight(), "drain timeout; closing anyway");
+            }
+        })
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
