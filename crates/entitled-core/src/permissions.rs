@@ -173,7 +173,7 @@ impl Permissions {
     pub fn is_within(&self, other: &Permissions) -> bool {
         self.granted.iter().all(|(resource, access)| {
             other.allows(Scope {
-                resource: *resource,
+                resource,
                 access: *access,
             })
         })
@@ -222,8 +222,11 @@ mod tests {
 
     #[test]
     fn domain_wildcards_expand_and_stored_form_round_trips() {
-        let p = Permissions::parse("customer_information:*:read, charts_metrics:charts:read", "p")
-            .unwrap();
+        let p = Permissions::parse(
+            "customer_information:*:read, charts_metrics:charts:read",
+            "p",
+        )
+        .unwrap();
         assert!(p.allows(Scope::read("customer_information:purchases")));
         assert!(p.allows(Scope::read("charts_metrics:charts")));
         assert!(!p.allows(Scope::read("charts_metrics:overview")));
@@ -241,7 +244,13 @@ mod tests {
 
     #[test]
     fn bad_specs_are_rejected_with_the_param() {
-        for spec in ["", "write", "project_configuration:apps:write", "nope:*:read", "apps:read"] {
+        for spec in [
+            "",
+            "write",
+            "project_configuration:apps:write",
+            "nope:*:read",
+            "apps:read",
+        ] {
             let err = Permissions::parse(spec, "permissions").unwrap_err();
             assert_eq!(err.param, "permissions", "{spec}");
         }

@@ -43,15 +43,20 @@ pub fn display_name(value: &str, param: &str, max: usize) -> Result<String, Vali
 pub fn reverse_dns(value: &str, param: &str) -> Result<String, ValidationError> {
     let ok = !value.is_empty()
         && value.len() <= 255
-        && value
-            .split('.')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        && value.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
     if ok {
         Ok(value.to_string())
     } else {
         Err(ValidationError::new(
             param,
-            format!("{param} must be a dotted identifier like com.example.app (letters, digits, '_', '-')"),
+            format!(
+                "{param} must be a dotted identifier like com.example.app (letters, digits, '_', '-')"
+            ),
         ))
     }
 }

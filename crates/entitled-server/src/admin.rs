@@ -93,9 +93,16 @@ fn public_key_for(app: &App, now: UnixMillis) -> IssuedKey {
 }
 
 /// Validates a new app: names, and that store identifiers fit the store.
-pub fn validate_app(project_id: &str, new: NewApp, now: UnixMillis) -> Result<App, ValidationError> {
+pub fn validate_app(
+    project_id: &str,
+    new: NewApp,
+    now: UnixMillis,
+) -> Result<App, ValidationError> {
     let name = display_name(&new.name, "name", MAX_NAME_CHARS)?;
-    let bundle_id = new.bundle_id.map(|b| reverse_dns(&b, "app_store.bundle_id")).transpose()?;
+    let bundle_id = new
+        .bundle_id
+        .map(|b| reverse_dns(&b, "app_store.bundle_id"))
+        .transpose()?;
     let package_name = new
         .package_name
         .map(|p| reverse_dns(&p, "play_store.package_name"))
@@ -116,10 +123,16 @@ pub fn validate_app(project_id: &str, new: NewApp, now: UnixMillis) -> Result<Ap
         _ => {}
     }
     if bundle_id.is_some() && new.app_type != AppType::AppStore {
-        return Err(ValidationError::new("app_store", "only app_store apps have a bundle id"));
+        return Err(ValidationError::new(
+            "app_store",
+            "only app_store apps have a bundle id",
+        ));
     }
     if package_name.is_some() && new.app_type != AppType::PlayStore {
-        return Err(ValidationError::new("play_store", "only play_store apps have a package name"));
+        return Err(ValidationError::new(
+            "play_store",
+            "only play_store apps have a package name",
+        ));
     }
     Ok(App {
         id: new_id(IdKind::App),
@@ -266,11 +279,15 @@ mod tests {
         let now = UnixMillis(1);
         assert!(validate_app("p", new_app(AppType::AppStore, Some("com.a.b"), None), now).is_ok());
         assert_eq!(
-            validate_app("p", new_app(AppType::AppStore, None, None), now).unwrap_err().param,
+            validate_app("p", new_app(AppType::AppStore, None, None), now)
+                .unwrap_err()
+                .param,
             "app_store.bundle_id"
         );
         assert_eq!(
-            validate_app("p", new_app(AppType::PlayStore, None, None), now).unwrap_err().param,
+            validate_app("p", new_app(AppType::PlayStore, None, None), now)
+                .unwrap_err()
+                .param,
             "play_store.package_name"
         );
         assert_eq!(
@@ -286,8 +303,12 @@ mod tests {
 
     #[test]
     fn public_keys_carry_the_store_prefix() {
-        let app = validate_app("p", new_app(AppType::PlayStore, None, Some("com.x")), UnixMillis(5))
-            .unwrap();
+        let app = validate_app(
+            "p",
+            new_app(AppType::PlayStore, None, Some("com.x")),
+            UnixMillis(5),
+        )
+        .unwrap();
         let key = public_key_for(&app, UnixMillis(5));
         assert!(key.plaintext.starts_with("goog_"));
         assert_eq!(key.record.kind, KeyKind::Public);

@@ -49,16 +49,15 @@ fn unauthenticated(message: &str) -> ApiError {
 
 /// The key in an `Authorization: Bearer …` header, if the header is well formed.
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let header = parts
-        .headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| unauthenticated("Missing Authorization header: send Authorization: Bearer <API key>"))?;
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        unauthenticated("Missing Authorization header: send Authorization: Bearer <API key>")
+    })?;
     let value = header
         .to_str()
         .map_err(|_| unauthenticated("Malformed Authorization header"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| unauthenticated("Malformed Authorization header: expected Bearer <API key>"))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        unauthenticated("Malformed Authorization header: expected Bearer <API key>")
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(unauthenticated(
             "Malformed Authorization header: expected Bearer <API key>",

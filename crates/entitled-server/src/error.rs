@@ -156,7 +156,10 @@ impl From<StorageError> for ApiError {
         match err {
             StorageError::Conflict(what) => {
                 tracing::info!(constraint = %what, "uniqueness conflict");
-                ApiError::new(ErrorKind::AlreadyExists, "A resource with these values already exists")
+                ApiError::new(
+                    ErrorKind::AlreadyExists,
+                    "A resource with these values already exists",
+                )
             }
             StorageError::UnknownCursor => ApiError::parameter(
                 "starting_after",

@@ -29,7 +29,8 @@ where
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
             return Err(ApiError::new(
@@ -48,9 +49,15 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     let too_large = matches!(&rejection, BytesRejection::FailedToBufferBody(inner)
         if matches!(inner, axum::extract::rejection::FailedToBufferBody::LengthLimitError(_)));
     if too_large {
-        ApiError::new(ErrorKind::InvalidRequest, "The request body is larger than the server accepts")
+        ApiError::new(
+            ErrorKind::InvalidRequest,
+            "The request body is larger than the server accepts",
+        )
     } else {
-        ApiError::new(ErrorKind::InvalidRequest, "The request body could not be read")
+        ApiError::new(
+            ErrorKind::InvalidRequest,
+            "The request body could not be read",
+        )
     }
 }
 
@@ -80,7 +87,7 @@ fn not_json(err: &serde_json::Error) -> ApiError {
 }
 
 /// The dotted name of the field at fault: serde's path, extended by the field a
-/// "missing field" or "unknown field" message names (those point at the parent object).
+/// "missing field" message names (that path points at the parent object).
 fn param_of(path: &str, message: &str) -> Option<String> {
     let named = ["missing field `", "unknown field `"]
         .iter()
@@ -88,6 +95,9 @@ fn param_of(path: &str, message: &str) -> Option<String> {
         .and_then(|rest| rest.split('`').next());
     let parent = (path != ".").then_some(path);
     match (parent, named) {
+        (Some(parent), Some(field)) if parent.rsplit('.').next() == Some(field) => {
+            Some(parent.to_string())
+        }
         (Some(parent), Some(field)) => Some(format!("{parent}.{field}")),
         (None, Some(field)) => Some(field.to_string()),
         (Some(parent), None) => Some(parent.to_string()),
@@ -157,9 +167,15 @@ mod tests {
 
     #[test]
     fn field_errors_name_the_field() {
-        assert_eq!(param(r#"{"name": 5}"#), (ErrorKind::Parameter, Some("name".into())));
+        assert_eq!(
+            param(r#"{"name": 5}"#),
+            (ErrorKind::Parameter, Some("name".into()))
+        );
         assert_eq!(param(r#"{}"#), (ErrorKind::Parameter, Some("name".into())));
-        assert_eq!(param(r#"{"name":"a","x":1}"#), (ErrorKind::Parameter, Some("x".into())));
+        assert_eq!(
+            param(r#"{"name":"a","x":1}"#),
+            (ErrorKind::Parameter, Some("x".into()))
+        );
         assert_eq!(
             param(r#"{"name":"a","inner":{"count":"many"}}"#),
             (ErrorKind::Parameter, Some("inner.count".into()))
@@ -173,7 +189,10 @@ mod tests {
     #[test]
     fn malformed_json_is_an_invalid_request() {
         assert_eq!(param(r#"{"name": "#), (ErrorKind::InvalidRequest, None));
-        assert_eq!(param(r#"{"name": "a"} trailing"#), (ErrorKind::InvalidRequest, None));
+        assert_eq!(
+            param(r#"{"name": "a"} trailing"#),
+            (ErrorKind::InvalidRequest, None)
+        );
         assert_eq!(param(""), (ErrorKind::InvalidRequest, None));
     }
 

@@ -81,6 +81,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// logs, panic recovery, body limits and drain handling applied.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     let (routes, _) = openapi::api_router().split_for_parts();
+    with_contract_layers(routes, state, config)
+}
+
+/// Wraps routes in everything that makes them speak the contract.
+fn with_contract_layers(routes: Router<AppState>, state: AppState, config: &HttpConfig) -> Router {
     routes
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::route_not_found)
@@ -98,4 +103,54 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(error::render_errors)),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+
+    /// A handler with a bug.
+    #[utoipa::path(get, path = "/v2/explode", responses((status = 500)))]
+    async fn explode() -> &'static str {
+        let secret_detail = "table customers is on fire";
+        panic!("{secret_detail}")
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_500_with_the_request_id_and_no_internals() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let storage = entitled_storage::open(&url).await.unwrap();
+        let state = AppState {
+            storage,
+            clock: system_clock(),
+            drain: Arc::new(Drain::new()),
+        };
+        let (routes, _) = OpenApiRouter::new()
+            .routes(routes!(explode))
+            .split_for_parts();
+        let app = with_contract_layers(routes, state.clone(), &HttpConfig::default());
+        let request = Request::get("/v2/explode")
+            .header("x-request-id", "panic-1")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], "panic-1");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["type"], "server_error");
+        assert!(body["message"].as_str().unwrap().contains("panic-1"));
+        assert!(!body.to_string().contains("fire"));
+        // The server keeps serving after the panic, and nothing stays counted in flight.
+        let again = Request::get("/v2/explode").body(Body::empty()).unwrap();
+        assert_eq!(app.oneshot(again).await.unwrap().status(), 500);
+        assert_eq!(state.drain.in_flight(), 0);
+    }
 }

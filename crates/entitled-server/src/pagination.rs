@@ -87,7 +87,10 @@ mod tests {
         };
         assert_eq!(params(None).page_request().unwrap().limit, 20);
         assert_eq!(params(Some(1000)).page_request().unwrap().limit, 1000);
-        assert_eq!(params(Some(0)).page_request().unwrap_err().param.as_deref(), Some("limit"));
+        assert_eq!(
+            params(Some(0)).page_request().unwrap_err().param.as_deref(),
+            Some("limit")
+        );
         assert!(params(Some(1001)).page_request().is_err());
     }
 
@@ -98,7 +101,10 @@ mod tests {
             has_more: true,
         };
         let body = ListBody::from_page(page, "/v2/x".into(), 2, |s| s.as_str(), |s| s);
-        assert_eq!(body.next_page.as_deref(), Some("/v2/x?starting_after=b&limit=2"));
+        assert_eq!(
+            body.next_page.as_deref(),
+            Some("/v2/x?starting_after=b&limit=2")
+        );
         let last = Page {
             items: vec!["c".to_string()],
             has_more: false,

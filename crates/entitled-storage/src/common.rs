@@ -76,7 +76,8 @@ pub(crate) fn project_from_row(row: &impl RowExt) -> Result<Project, StorageErro
 }
 
 pub(crate) fn app_from_row(row: &impl RowExt) -> Result<App, StorageError> {
-    let app_type = AppType::parse(&row.text("app_type")?, "app_type").map_err(|e| corrupt("app", e))?;
+    let app_type =
+        AppType::parse(&row.text("app_type")?, "app_type").map_err(|e| corrupt("app", e))?;
     Ok(App {
         id: row.text("id")?,
         project_id: row.text("project_id")?,
@@ -90,8 +91,9 @@ pub(crate) fn app_from_row(row: &impl RowExt) -> Result<App, StorageError> {
 
 pub(crate) fn key_from_row(row: &impl RowExt) -> Result<ApiKey, StorageError> {
     let kind_text = row.text("kind")?;
-    let kind = KeyKind::from_stored(&kind_text)
-        .ok_or_else(|| StorageError::Internal(format!("stored key kind {kind_text:?} is invalid")))?;
+    let kind = KeyKind::from_stored(&kind_text).ok_or_else(|| {
+        StorageError::Internal(format!("stored key kind {kind_text:?} is invalid"))
+    })?;
     let stored_permissions = row.text("permissions")?;
     let permissions = if stored_permissions.is_empty() {
         Permissions::default()

@@ -97,8 +97,11 @@ pub trait Storage: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<ApiKey>, StorageError>;
     /// A key of a project by id.
-    async fn get_api_key(&self, project_id: &str, key_id: &str)
-    -> Result<Option<ApiKey>, StorageError>;
+    async fn get_api_key(
+        &self,
+        project_id: &str,
+        key_id: &str,
+    ) -> Result<Option<ApiKey>, StorageError>;
     /// Marks a key revoked at `now`; false when the project has no such active key.
     async fn revoke_api_key(
         &self,
@@ -148,7 +151,10 @@ mod tests {
             redact_url("postgres://u:secret@localhost/db"),
             "postgres://u:***@localhost/db"
         );
-        assert_eq!(redact_url("postgres://u@localhost/db"), "postgres://u@localhost/db");
+        assert_eq!(
+            redact_url("postgres://u@localhost/db"),
+            "postgres://u@localhost/db"
+        );
         assert_eq!(redact_url("sqlite://entitled.db"), "sqlite://entitled.db");
     }
 }

@@ -146,10 +146,15 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
         } => {
             let permissions = Permissions::parse(&permissions, "--permissions")
                 .map_err(|e| anyhow!(e.message))?;
-            let issued =
-                admin::create_secret_key(storage.as_ref(), &project, name.as_deref(), permissions, now)
-                    .await
-                    .map_err(explain)?;
+            let issued = admin::create_secret_key(
+                storage.as_ref(),
+                &project,
+                name.as_deref(),
+                permissions,
+                now,
+            )
+            .await
+            .map_err(explain)?;
             let mut view = ApiKeyView::from(issued.record);
             view.key = Some(issued.plaintext);
             print_json(&view)

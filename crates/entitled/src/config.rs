@@ -1,5 +1,9 @@
 //! Configuration: defaults < TOML file (`--config`) < environment < command-line flags.
 
+// figment::Error is large and is what figment (and its test Jail) hands back; boxing it at
+// every call would only move the allocation around.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 
 use figment::Figment;
@@ -61,7 +65,11 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
         figment = figment.merge(Toml::file(path));
     }
     figment
-        .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database".into()))
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database".into()),
+        )
         .merge(Env::prefixed("ENTITLED_").only(&[
             "listen",
             "database",
@@ -108,7 +116,10 @@ mod tests {
             let from_env = load(Some(path), &FlagOverrides::default())?;
             assert_eq!(from_env.listen, "0.0.0.0:2");
             assert_eq!(from_env.database, "postgres://env/db");
-            assert_eq!(from_env.body_limit_bytes, 10, "unset in env, file value kept");
+            assert_eq!(
+                from_env.body_limit_bytes, 10,
+                "unset in env, file value kept"
+            );
 
             let flags = FlagOverrides {
                 listen: Some("0.0.0.0:3".into()),
@@ -128,7 +139,10 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("DATABASE_URL", "postgres://generic/db");
             jail.set_env("ENTITLED_DATABASE", "postgres://specific/db");
-            assert_eq!(load(None, &FlagOverrides::default())?.database, "postgres://specific/db");
+            assert_eq!(
+                load(None, &FlagOverrides::default())?.database,
+                "postgres://specific/db"
+            );
             Ok(())
         });
     }

@@ -36,7 +36,10 @@ pub async fn open_migrated(config: &Config) -> anyhow::Result<Arc<dyn Storage>> 
 /// `entitled migrate`.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     open_migrated(config).await?;
-    println!("entitled: migrations applied to {}", redact_url(&config.database));
+    println!(
+        "entitled: migrations applied to {}",
+        redact_url(&config.database)
+    );
     Ok(())
 }
 
@@ -55,7 +58,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "  public SDK key:  {}   (test_store app {})",
             seeded.public_key.plaintext, seeded.app.id
         );
-        println!("  secret key:      {}   (all permissions)", seeded.secret_key.plaintext);
+        println!(
+            "  secret key:      {}   (all permissions)",
+            seeded.secret_key.plaintext
+        );
         println!("  These keys are shown only once: store them now.");
     }
     let listener = TcpListener::bind(&config.listen)
@@ -80,8 +86,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             shutdown_signal().await;
             tracing::info!(in_flight = drain.in_flight(), "draining");
             drain.start();
-            if tokio::time::timeout(drain_timeout, drain.wait_idle()).await.is_err() {
-                tracing::warn!(in_flight = drain.in_flight(), "drain timeout; closing anyway");
+            if tokio::time::timeout(drain_timeout, drain.wait_idle())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    in_flight = drain.in_flight(),
+                    "drain timeout; closing anyway"
+                );
             }
         })
         .await

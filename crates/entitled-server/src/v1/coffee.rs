@@ -4,7 +4,10 @@ use crate::error::{ApiError, ErrorKind};
 
 /// The refusal shared by both coffee endpoints.
 pub fn refuse_to_brew() -> ApiError {
-    ApiError::new(ErrorKind::Teapot, "I'm a teapot: this server refuses to brew coffee")
+    ApiError::new(
+        ErrorKind::Teapot,
+        "I'm a teapot: this server refuses to brew coffee",
+    )
 }
 
 /// Always 418.

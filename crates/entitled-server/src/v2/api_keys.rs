@@ -80,7 +80,10 @@ pub async fn list_api_keys(
 ) -> Result<Json<ListBody<ApiKeyView>>, ApiError> {
     caller.authorize(&project_id, Scope::read(API_KEYS))?;
     let request = params.page_request()?;
-    let page = state.storage.list_secret_keys(&project_id, &request).await?;
+    let page = state
+        .storage
+        .list_secret_keys(&project_id, &request)
+        .await?;
     Ok(Json(ListBody::from_page(
         page,
         format!("/v2/projects/{project_id}/api_keys"),

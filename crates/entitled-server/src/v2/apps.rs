@@ -139,7 +139,8 @@ pub async fn create_app(
         bundle_id: body.app_store.map(|s| s.bundle_id),
         package_name: body.play_store.map(|s| s.package_name),
     };
-    let (app, key) = admin::create_app(state.storage.as_ref(), &project_id, new, state.now()).await?;
+    let (app, key) =
+        admin::create_app(state.storage.as_ref(), &project_id, new, state.now()).await?;
     let mut view = AppView::from(app);
     view.public_api_key = Some(key.plaintext);
     Ok((StatusCode::CREATED, Json(view)))

@@ -1,0 +1,371 @@
+//! The storage suite: every case runs against SQLite and against PostgreSQL.
+
+use std::sync::Arc;
+
+use entitled_core::keys::SECRET_KEY_PREFIX;
+use entitled_core::{
+    ApiKey, App, AppType, GeneratedKey, IdKind, KeyKind, Permissions, Project, UnixMillis, new_id,
+};
+use entitled_storage::{BootstrapSeed, PageRequest, Storage, StorageError};
+use entitled_testkit::postgres::TestDatabase;
+
+/// A migrated storage under test, its URL, and whatever must live as long as it.
+struct Subject {
+    storage: Arc<dyn Storage>,
+    url: String,
+    _backing: Box<dyn std::any::Any>,
+}
+
+async fn sqlite() -> Subject {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let storage = entitled_storage::open(&url).await.expect("open sqlite");
+    storage.migrate().await.expect("migrate sqlite");
+    Subject {
+        storage,
+        url,
+        _backing: Box::new(dir),
+    }
+}
+
+async fn postgres() -> Option<Subject> {
+    let database = TestDatabase::create().await?;
+    let url = database.url().to_string();
+    let storage = entitled_storage::open(&url).await.expect("open postgres");
+    storage.migrate().await.expect("migrate postgres");
+    Some(Subject {
+        storage,
+        url,
+        _backing: Box::new(database),
+    })
+}
+
+/// Generates `mod sqlite { #[tokio::test] fn case }` and `mod postgres { … }` for each case.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test] async fn $case() {
+                let subject = super::sqlite().await;
+                super::$case(&subject).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test] async fn $case() {
+                let Some(subject) = super::postgres().await else { return };
+                super::$case(&subject).await;
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    migrations_are_idempotent,
+    bootstrap_happens_once_even_when_raced,
+    projects_apps_and_keys_round_trip,
+    lists_page_in_creation_order,
+    unknown_cursor_is_reported,
+    deleting_an_app_removes_its_keys,
+    revoking_is_once_and_scoped_to_the_project,
+    duplicate_ids_conflict,
+    corrupt_rows_are_internal_errors,
+);
+
+const T0: UnixMillis = UnixMillis(1_790_000_000_000);
+
+fn project(name: &str) -> Project {
+    Project {
+        id: new_id(IdKind::Project),
+        name: name.to_string(),
+        created_at: T0,
+    }
+}
+
+fn app(project: &Project, name: &str) -> App {
+    App {
+        id: new_id(IdKind::App),
+        project_id: project.id.clone(),
+        name: name.to_string(),
+        app_type: AppType::AppStore,
+        bundle_id: Some("com.example.app".into()),
+        package_name: None,
+        created_at: T0,
+    }
+}
+
+fn key(project: &Project, app: Option<&App>) -> (ApiKey, String) {
+    let (kind, prefix, id_kind) = match app {
+        Some(_) => (KeyKind::Public, "appl_", IdKind::PublicKey),
+        None => (KeyKind::Secret, SECRET_KEY_PREFIX, IdKind::ApiKey),
+    };
+    let generated = GeneratedKey::generate(prefix);
+    let record = ApiKey {
+        id: new_id(id_kind),
+        project_id: project.id.clone(),
+        app_id: app.map(|a| a.id.clone()),
+        kind,
+        name: "k".into(),
+        lookup: generated.lookup,
+        hash: generated.hash,
+        permissions: if app.is_some() {
+            Permissions::default()
+        } else {
+            Permissions::read_only()
+        },
+        created_at: T0,
+        revoked_at: None,
+    };
+    (record, generated.plaintext)
+}
+
+async fn migrations_are_idempotent(subject: &Subject) {
+    let storage = subject.storage.clone();
+    storage.migrate().await.expect("second migrate is a no-op");
+    storage.ping().await.expect("ping");
+}
+
+async fn bootstrap_happens_once_even_when_raced(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let mut attempts = Vec::new();
+    for _ in 0..8 {
+        let storage = storage.clone();
+        attempts.push(tokio::spawn(async move {
+            let project = project("default");
+            let app = app(&project, "Test Store");
+            let (public_key, _) = key(&project, Some(&app));
+            let (secret_key, _) = key(&project, None);
+            let seed = BootstrapSeed {
+                project,
+                app,
+                public_key,
+                secret_key,
+            };
+            storage
+                .bootstrap(&seed)
+                .await
+                .map(|created| (created, seed))
+        }));
+    }
+    let mut winners = Vec::new();
+    for attempt in attempts {
+        let (created, seed) = attempt.await.expect("task").expect("bootstrap");
+        if created {
+            winners.push(seed);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one start seeds the database");
+    let seed = &winners[0];
+    assert_eq!(
+        storage.get_project(&seed.project.id).await.unwrap(),
+        Some(seed.project.clone())
+    );
+    let keys = storage
+        .find_keys_by_lookup(&seed.secret_key.lookup)
+        .await
+        .unwrap();
+    assert_eq!(keys, vec![seed.secret_key.clone()]);
+}
+
+async fn projects_apps_and_keys_round_trip(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("Weather");
+    storage.create_project(&project).await.unwrap();
+    assert_eq!(
+        storage.get_project(&project.id).await.unwrap(),
+        Some(project.clone())
+    );
+    assert_eq!(storage.get_project("projmissing").await.unwrap(), None);
+
+    let app = app(&project, "iOS");
+    let (public_key, plaintext) = key(&project, Some(&app));
+    storage.create_app(&app, &public_key).await.unwrap();
+    assert_eq!(
+        storage.get_app(&project.id, &app.id).await.unwrap(),
+        Some(app.clone())
+    );
+    assert_eq!(storage.get_app("projother", &app.id).await.unwrap(), None);
+
+    let found = storage
+        .find_keys_by_lookup(&entitled_core::lookup_of(&plaintext).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found, vec![public_key.clone()]);
+    assert!(entitled_core::verify_key_hash(&plaintext, &found[0].hash));
+
+    let (secret, _) = key(&project, None);
+    storage.create_api_key(&secret).await.unwrap();
+    assert_eq!(
+        storage.get_api_key(&project.id, &secret.id).await.unwrap(),
+        Some(secret.clone())
+    );
+    let secrets = storage
+        .list_secret_keys(
+            &project.id,
+            &PageRequest {
+                starting_after: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        secrets.items,
+        vec![secret],
+        "public keys are not listed as secret keys"
+    );
+}
+
+async fn lists_page_in_creation_order(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let mut created = Vec::new();
+    for i in 0..25 {
+        let app = app(&project, &format!("app {i}"));
+        let (k, _) = key(&project, Some(&app));
+        storage.create_app(&app, &k).await.unwrap();
+        created.push(app.id);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = storage
+            .list_apps(
+                &project.id,
+                &PageRequest {
+                    starting_after: cursor.clone(),
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|a| a.id.clone()));
+        // An insert between pages lands after everything seen so far.
+        if seen.len() == 10 {
+            let late = app(&project, "late");
+            let (k, _) = key(&project, Some(&late));
+            storage.create_app(&late, &k).await.unwrap();
+            created.push(late.id);
+        }
+        if !page.has_more {
+            break;
+        }
+        cursor = page.items.last().map(|a| a.id.clone());
+    }
+    assert_eq!(seen, created);
+}
+
+async fn unknown_cursor_is_reported(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let err = storage
+        .list_apps(
+            &project.id,
+            &PageRequest {
+                starting_after: Some("appnope".into()),
+                limit: 5,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::UnknownCursor), "{err:?}");
+}
+
+async fn deleting_an_app_removes_its_keys(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let app = app(&project, "A");
+    let (k, _) = key(&project, Some(&app));
+    storage.create_app(&app, &k).await.unwrap();
+    assert!(!storage.delete_app("projother", &app.id).await.unwrap());
+    assert!(storage.delete_app(&project.id, &app.id).await.unwrap());
+    assert!(!storage.delete_app(&project.id, &app.id).await.unwrap());
+    assert_eq!(storage.get_app(&project.id, &app.id).await.unwrap(), None);
+    assert!(
+        storage
+            .find_keys_by_lookup(&k.lookup)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn revoking_is_once_and_scoped_to_the_project(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let (k, _) = key(&project, None);
+    storage.create_api_key(&k).await.unwrap();
+    let later = UnixMillis(T0.0 + 5);
+    assert!(
+        !storage
+            .revoke_api_key("projother", &k.id, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .revoke_api_key(&project.id, &k.id, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !storage
+            .revoke_api_key(&project.id, &k.id, later)
+            .await
+            .unwrap()
+    );
+    let stored = storage
+        .get_api_key(&project.id, &k.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.revoked_at, Some(later));
+    assert!(!stored.is_active());
+}
+
+async fn duplicate_ids_conflict(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let err = storage.create_project(&project).await.unwrap_err();
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    // A failed create_app writes nothing: the app insert conflicts, its key is not kept.
+    let app = app(&project, "A");
+    let (k1, _) = key(&project, Some(&app));
+    storage.create_app(&app, &k1).await.unwrap();
+    let (k2, _) = key(&project, Some(&app));
+    let err = storage.create_app(&app, &k2).await.unwrap_err();
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    assert!(
+        storage
+            .find_keys_by_lookup(&k2.lookup)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn corrupt_rows_are_internal_errors(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let app = app(&project, "A");
+    let (k, _) = key(&project, Some(&app));
+    storage.create_app(&app, &k).await.unwrap();
+    entitled_testkit::raw::execute(
+        &subject.url,
+        "UPDATE apps SET app_type = 'floppy_disk_store'",
+    )
+    .await;
+    let err = storage.get_app(&project.id, &app.id).await.unwrap_err();
+    assert!(matches!(err, StorageError::Internal(_)), "{err:?}");
+    entitled_testkit::raw::execute(
+        &subject.url,
+        "UPDATE api_keys SET permissions = 'everything'",
+    )
+    .await;
+    let err = storage.find_keys_by_lookup(&k.lookup).await.unwrap_err();
+    assert!(matches!(err, StorageError::Internal(_)), "{err:?}");
+}

@@ -1,0 +1,5 @@
+//! Test support for entitled's suites. Never a dependency of production code.
+
+pub mod postgres;
+pub mod proxy;
+pub mod raw;

@@ -1,0 +1,12 @@
+//! Black-box tests: each starts the real `entitled` binary on a random port, on SQLite and on
+//! PostgreSQL, and talks to it over HTTP and through its command line.
+
+mod helpers;
+
+mod admin_cli;
+mod auth;
+mod bodies;
+mod errors;
+mod lifecycle;
+mod openapi;
+mod resources;
