@@ -22,8 +22,8 @@ pub struct PostgresStorage {
 impl PostgresStorage {
     const BACKEND: Backend = Backend::Postgres;
 
-    /// Connects to the server a `postgres://` URL names. Connections are made lazily, so a
-    /// server that is down at start-up makes requests fail with 503 rather than the process.
+    /// Connects to the server a `postgres://` URL names. A connection that breaks later is
+    /// replaced by the pool; while the server is unreachable, calls fail as `Unavailable`.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
