@@ -67,7 +67,7 @@ macro_rules! key_columns {
 }
 pub(crate) use key_columns;
 
-pub(crate) fn project_from_row(row: &impl RowExt) -> Result<Project, StorageError> {
+pub(crate) fn project_from_row<R: RowExt>(row: &R) -> Result<Project, StorageError> {
     Ok(Project {
         id: row.text("id")?,
         name: row.text("name")?,
@@ -75,7 +75,7 @@ pub(crate) fn project_from_row(row: &impl RowExt) -> Result<Project, StorageErro
     })
 }
 
-pub(crate) fn app_from_row(row: &impl RowExt) -> Result<App, StorageError> {
+pub(crate) fn app_from_row<R: RowExt>(row: &R) -> Result<App, StorageError> {
     let app_type =
         AppType::parse(&row.text("app_type")?, "app_type").map_err(|e| corrupt("app", e))?;
     Ok(App {
@@ -89,7 +89,7 @@ pub(crate) fn app_from_row(row: &impl RowExt) -> Result<App, StorageError> {
     })
 }
 
-pub(crate) fn key_from_row(row: &impl RowExt) -> Result<ApiKey, StorageError> {
+pub(crate) fn key_from_row<R: RowExt>(row: &R) -> Result<ApiKey, StorageError> {
     let kind_text = row.text("kind")?;
     let kind = KeyKind::from_stored(&kind_text).ok_or_else(|| {
         StorageError::Internal(format!("stored key kind {kind_text:?} is invalid"))
@@ -114,11 +114,54 @@ pub(crate) fn key_from_row(row: &impl RowExt) -> Result<ApiKey, StorageError> {
     })
 }
 
-/// Splits `limit + 1` fetched rows into a page.
-pub(crate) fn into_page<T>(mut items: Vec<T>, limit: u32) -> crate::Page<T> {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    crate::Page { items, has_more }
+/// The lists that page by creation order (`seq`) within a project.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Listing {
+    Apps,
+    SecretKeys,
+}
+
+impl Listing {
+    /// Finds the `seq` of the `starting_after` item ($1 project, $2 id).
+    pub(crate) fn cursor_sql(self) -> &'static str {
+        match self {
+            Listing::Apps => "SELECT seq FROM apps WHERE project_id = $1 AND id = $2",
+            Listing::SecretKeys => {
+                "SELECT seq FROM api_keys WHERE project_id = $1 AND id = $2 AND kind = 'secret'"
+            }
+        }
+    }
+
+    /// One page after a `seq` ($1 project, $2 seq, $3 limit).
+    pub(crate) fn page_sql(self) -> &'static str {
+        match self {
+            Listing::Apps => concat!(
+                "SELECT ",
+                app_columns!(),
+                " FROM apps WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::SecretKeys => concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys WHERE project_id = $1 AND kind = 'secret' AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+        }
+    }
+}
+
+/// Decodes `limit + 1` fetched rows into a page.
+pub(crate) fn decode_page<R, T>(
+    rows: &[R],
+    limit: u32,
+    decode: impl Fn(&R) -> Result<T, StorageError>,
+) -> Result<crate::Page<T>, StorageError> {
+    let has_more = rows.len() > limit as usize;
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::Page { items, has_more })
 }
 
 /// Expands the backend-independent `Storage` methods for a type with a `pool` field.
@@ -214,19 +257,10 @@ macro_rules! impl_shared_storage {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::App>, $crate::StorageError> {
-                let after = self.cursor_seq("apps", project_id, page).await?;
-                let sql = concat!("SELECT ", $crate::common::app_columns!(), " FROM apps WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(after)
-                    .bind(i64::from(page.limit) + 1)
-                    .fetch_all(&self.pool)
+                let rows = self
+                    .page_rows($crate::common::Listing::Apps, project_id, page)
                     .await?;
-                let items = rows
-                    .iter()
-                    .map($crate::common::app_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok($crate::common::into_page(items, page.limit))
+                $crate::common::decode_page(&rows, page.limit, $crate::common::app_from_row)
             }
 
             async fn delete_app(
@@ -265,20 +299,10 @@ macro_rules! impl_shared_storage {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::ApiKey>, $crate::StorageError> {
-                let after = self.cursor_seq("api_keys", project_id, page).await?;
-                let sql = concat!("SELECT ", $crate::common::key_columns!(), " FROM api_keys WHERE project_id = $1 AND kind = 'secret' AND seq > $2 \
-                     ORDER BY seq LIMIT $3");
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(after)
-                    .bind(i64::from(page.limit) + 1)
-                    .fetch_all(&self.pool)
+                let rows = self
+                    .page_rows($crate::common::Listing::SecretKeys, project_id, page)
                     .await?;
-                let items = rows
-                    .iter()
-                    .map($crate::common::key_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok($crate::common::into_page(items, page.limit))
+                $crate::common::decode_page(&rows, page.limit, $crate::common::key_from_row)
             }
 
             async fn get_api_key(
@@ -325,29 +349,31 @@ macro_rules! impl_shared_storage {
         }
 
         impl $storage {
-            /// The `seq` after which a page starts: 0 for the first page.
-            async fn cursor_seq(
+            /// The rows of one page of a listing (one more than the limit, to tell if more follow).
+            async fn page_rows(
                 &self,
-                table: &'static str,
+                listing: $crate::common::Listing,
                 project_id: &str,
                 page: &$crate::PageRequest,
-            ) -> Result<i64, $crate::StorageError> {
-                let Some(after) = &page.starting_after else {
-                    return Ok(0);
+            ) -> Result<Vec<<Db as sqlx::Database>::Row>, $crate::StorageError> {
+                let after = match &page.starting_after {
+                    None => 0,
+                    Some(after) => {
+                        let row = sqlx::query(listing.cursor_sql())
+                            .bind(project_id)
+                            .bind(after)
+                            .fetch_optional(&self.pool)
+                            .await?
+                            .ok_or($crate::StorageError::UnknownCursor)?;
+                        $crate::common::RowExt::int(&row, "seq")?
+                    }
                 };
-                let sql = match table {
-                    "apps" => "SELECT seq FROM apps WHERE project_id = $1 AND id = $2",
-                    _ => "SELECT seq FROM api_keys WHERE project_id = $1 AND id = $2",
-                };
-                let row = sqlx::query(sql)
+                Ok(sqlx::query(listing.page_sql())
                     .bind(project_id)
                     .bind(after)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                match row {
-                    Some(row) => $crate::common::RowExt::int(&row, "seq"),
-                    None => Err($crate::StorageError::UnknownCursor),
-                }
+                    .bind(i64::from(page.limit) + 1)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
         }
 
