@@ -14,6 +14,16 @@ pub enum IdKind {
     ApiKey,
     /// A public SDK key record: `pubkey…`.
     PublicKey,
+    /// A product: `prod…`.
+    Product,
+    /// An entitlement: `entl…`.
+    Entitlement,
+    /// An offering: `ofrng…`.
+    Offering,
+    /// A package: `pkge…`.
+    Package,
+    /// An audit log entry: `audit…`.
+    AuditLog,
 }
 
 impl IdKind {
@@ -24,6 +34,11 @@ impl IdKind {
             IdKind::App => "app",
             IdKind::ApiKey => "key",
             IdKind::PublicKey => "pubkey",
+            IdKind::Product => "prod",
+            IdKind::Entitlement => "entl",
+            IdKind::Offering => "ofrng",
+            IdKind::Package => "pkge",
+            IdKind::AuditLog => "audit",
         }
     }
 }

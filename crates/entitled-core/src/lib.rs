@@ -10,7 +10,10 @@ pub mod time;
 pub mod validation;
 
 pub use apps::AppType;
-pub use catalog::{ApiKey, App, Project};
+pub use catalog::{
+    Actor, ApiKey, App, AuditEntry, Entitlement, Offering, Package, PackageProduct, Product,
+    ProductType, Project,
+};
 pub use ids::{IdKind, new_id};
 pub use keys::{GeneratedKey, KeyKind, hash_key, lookup_of, verify_key_hash};
 pub use permissions::{Access, Permissions, Scope};

@@ -4,10 +4,11 @@
 use entitled_core::keys::SECRET_KEY_PREFIX;
 use entitled_core::validation::{display_name, reverse_dns};
 use entitled_core::{
-    ApiKey, App, AppType, GeneratedKey, IdKind, KeyKind, Permissions, Project, UnixMillis,
-    ValidationError, new_id,
+    Actor, ApiKey, App, AppType, AuditEntry, GeneratedKey, IdKind, KeyKind, Permissions, Project,
+    UnixMillis, ValidationError, new_id,
 };
 use entitled_storage::{BootstrapSeed, Storage};
+use serde_json::json;
 
 use crate::error::ApiError;
 
@@ -165,6 +166,7 @@ pub async fn create_app(
     storage: &dyn Storage,
     project_id: &str,
     new: NewApp,
+    actor: &Actor,
     now: UnixMillis,
 ) -> Result<(App, IssuedKey), ApiError> {
     if storage.get_project(project_id).await?.is_none() {
@@ -172,8 +174,33 @@ pub async fn create_app(
     }
     let app = validate_app(project_id, new, now)?;
     let key = public_key_for(&app, now);
-    storage.create_app(&app, &key.record).await?;
+    let audit = AuditEntry::new(
+        project_id,
+        "app",
+        &app.id,
+        "created",
+        actor,
+        now,
+        json!({"name": app.name, "type": app.app_type.as_str()}),
+    );
+    storage.create_app(&app, &key.record, &audit).await?;
     Ok((app, key))
+}
+
+/// Deletes an app with its public key and products; 404 when there is no such app.
+pub async fn delete_app(
+    storage: &dyn Storage,
+    project_id: &str,
+    app_id: &str,
+    actor: &Actor,
+    now: UnixMillis,
+) -> Result<(), ApiError> {
+    let audit = AuditEntry::new(project_id, "app", app_id, "deleted", actor, now, json!({}));
+    if storage.delete_app(project_id, app_id, &audit).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("App"))
+    }
 }
 
 /// Creates a secret key of an existing project.
@@ -182,6 +209,7 @@ pub async fn create_secret_key(
     project_id: &str,
     name: Option<&str>,
     permissions: Permissions,
+    actor: &Actor,
     now: UnixMillis,
 ) -> Result<IssuedKey, ApiError> {
     if storage.get_project(project_id).await?.is_none() {
@@ -197,7 +225,16 @@ pub async fn create_secret_key(
         permissions,
         now,
     );
-    storage.create_api_key(&key.record).await?;
+    let audit = AuditEntry::new(
+        project_id,
+        "api_key",
+        &key.record.id,
+        "created",
+        actor,
+        now,
+        json!({"name": key.record.name, "permissions": key.record.permissions.scopes()}),
+    );
+    storage.create_api_key(&key.record, &audit).await?;
     Ok(key)
 }
 
@@ -206,9 +243,22 @@ pub async fn revoke_key(
     storage: &dyn Storage,
     project_id: &str,
     key_id: &str,
+    actor: &Actor,
     now: UnixMillis,
 ) -> Result<(), ApiError> {
-    if storage.revoke_api_key(project_id, key_id, now).await? {
+    let audit = AuditEntry::new(
+        project_id,
+        "api_key",
+        key_id,
+        "revoked",
+        actor,
+        now,
+        json!({}),
+    );
+    if storage
+        .revoke_api_key(project_id, key_id, now, &audit)
+        .await?
+    {
         Ok(())
     } else {
         Err(ApiError::not_found("API key"))

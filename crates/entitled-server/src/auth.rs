@@ -6,7 +6,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use entitled_core::{ApiKey, KeyKind, Scope, lookup_of, verify_key_hash};
+use entitled_core::{Actor, ApiKey, KeyKind, Scope, lookup_of, verify_key_hash};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorKind};
@@ -19,6 +19,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who this caller is, for the audit log.
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey(self.key.id.clone())
+    }
+
     /// Checks that the key belongs to `project_id` and holds `scope` (403 otherwise).
     pub fn authorize(&self, project_id: &str, scope: Scope) -> Result<(), ApiError> {
         if self.key.project_id != project_id {

@@ -161,6 +161,8 @@ impl From<StorageError> for ApiError {
                     "A resource with these values already exists",
                 )
             }
+            StorageError::NotFound(what) => ApiError::not_found(&capitalized(what)),
+            StorageError::InUse(message) => ApiError::new(ErrorKind::Unprocessable, message),
             StorageError::UnknownCursor => ApiError::parameter(
                 "starting_after",
                 "starting_after does not name an item of this list",
@@ -171,6 +173,15 @@ impl From<StorageError> for ApiError {
             }
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// `product` → `Product`, for messages.
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -304,6 +315,8 @@ mod tests {
             (StorageError::Unavailable("connection refused".into()), 503),
             (StorageError::Internal("corrupt row".into()), 500),
             (StorageError::Config("bad url".into()), 500),
+            (StorageError::NotFound("product"), 404),
+            (StorageError::InUse("attached to pro".into()), 422),
         ];
         for (storage_error, status) in cases {
             let api: ApiError = storage_error.into();

@@ -6,6 +6,12 @@ pub enum StorageError {
     /// A uniqueness constraint was violated; names the constraint or table when known.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Something the call refers to does not exist in the project (names what).
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// The object is still used by others and the caller did not force the change.
+    #[error("in use: {0}")]
+    InUse(String),
     /// A `starting_after` cursor names no item of the list.
     #[error("unknown cursor")]
     UnknownCursor,

@@ -1,18 +1,25 @@
 //! entitled's storage: one [`Storage`] interface, two real backends.
 //!
 //! SQLite (the default, one embedded file in WAL mode) and PostgreSQL (for several nodes on
-//! one database). Both run the same raw SQL where the dialects agree (see [`common`]) and
-//! keep their own migrations; the same test suite runs against both.
+//! one database). Both run the same raw SQL where the dialects agree and keep their own
+//! migrations; the same test suite runs against both.
+//!
+//! The interface is split by concern ([`ProjectStore`], [`CatalogStore`], [`AuditStore`]);
+//! [`Storage`] is all of them. Every mutating call is one transaction, and writes the audit
+//! entry it is given in that same transaction.
 
-mod common;
 mod error;
 mod postgres;
+mod shared;
 mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use entitled_core::{ApiKey, App, Project};
+use entitled_core::{
+    ApiKey, App, AuditEntry, Entitlement, Offering, Package, PackageProduct, Product, Project,
+    UnixMillis,
+};
 
 pub use error::StorageError;
 pub use postgres::PostgresStorage;
@@ -58,9 +65,14 @@ pub struct BootstrapSeed {
     pub secret_key: ApiKey,
 }
 
-/// Everything entitled persists. Implementations must make each method atomic.
+/// Everything entitled persists.
+pub trait Storage: ProjectStore + CatalogStore + AuditStore {}
+
+impl<T: ProjectStore + CatalogStore + AuditStore> Storage for T {}
+
+/// Projects, apps, API keys, and the database itself.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait ProjectStore: Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
@@ -76,7 +88,12 @@ pub trait Storage: Send + Sync + 'static {
     async fn get_project(&self, id: &str) -> Result<Option<Project>, StorageError>;
 
     /// Creates an app together with its public SDK key.
-    async fn create_app(&self, app: &App, public_key: &ApiKey) -> Result<(), StorageError>;
+    async fn create_app(
+        &self,
+        app: &App,
+        public_key: &ApiKey,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
     /// An app of a project.
     async fn get_app(&self, project_id: &str, app_id: &str) -> Result<Option<App>, StorageError>;
     /// A page of a project's apps.
@@ -85,11 +102,16 @@ pub trait Storage: Send + Sync + 'static {
         project_id: &str,
         page: &PageRequest,
     ) -> Result<Page<App>, StorageError>;
-    /// Deletes an app and its keys; false when there was no such app.
-    async fn delete_app(&self, project_id: &str, app_id: &str) -> Result<bool, StorageError>;
+    /// Deletes an app, its keys and its products; false when there was no such app.
+    async fn delete_app(
+        &self,
+        project_id: &str,
+        app_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StorageError>;
 
     /// Stores a new key (its hash).
-    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StorageError>;
+    async fn create_api_key(&self, key: &ApiKey, audit: &AuditEntry) -> Result<(), StorageError>;
     /// A page of a project's secret keys, revoked ones included.
     async fn list_secret_keys(
         &self,
@@ -107,10 +129,247 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         project_id: &str,
         key_id: &str,
-        now: entitled_core::UnixMillis,
+        now: UnixMillis,
+        audit: &AuditEntry,
     ) -> Result<bool, StorageError>;
     /// The keys whose lookup matches, for authenticating a presented key.
     async fn find_keys_by_lookup(&self, lookup: &str) -> Result<Vec<ApiKey>, StorageError>;
+}
+
+/// Changes to an offering; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OfferingChanges {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// Make it the current offering (unsetting the previous one), or stop it being current.
+    pub is_current: Option<bool>,
+    /// New metadata; `Some(None)` clears it.
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
+/// Changes to a package; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PackageChanges {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New position.
+    pub position: Option<i64>,
+}
+
+/// Products, entitlements, offerings and packages. Calls naming an object that does not
+/// exist in the project fail with [`StorageError::NotFound`]; deleting an object still in
+/// use without `force` fails with [`StorageError::InUse`].
+#[async_trait]
+pub trait CatalogStore: Send + Sync + 'static {
+    /// Creates a product (of an app of the same project).
+    async fn create_product(
+        &self,
+        product: &Product,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// A product of a project.
+    async fn get_product(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<Product>, StorageError>;
+    /// A page of a project's products, optionally of one app.
+    async fn list_products(
+        &self,
+        project_id: &str,
+        app_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StorageError>;
+    /// Deletes a product; in use by entitlements or packages, only with `force`.
+    async fn delete_product(
+        &self,
+        project_id: &str,
+        id: &str,
+        force: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+
+    /// Creates an entitlement.
+    async fn create_entitlement(
+        &self,
+        entitlement: &Entitlement,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// An entitlement of a project.
+    async fn get_entitlement(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<Entitlement>, StorageError>;
+    /// A page of a project's entitlements.
+    async fn list_entitlements(
+        &self,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Entitlement>, StorageError>;
+    /// Renames an entitlement; returns it as changed.
+    async fn update_entitlement(
+        &self,
+        project_id: &str,
+        id: &str,
+        display_name: &str,
+        audit: &AuditEntry,
+    ) -> Result<Entitlement, StorageError>;
+    /// Deletes an entitlement; with products attached, only with `force`.
+    async fn delete_entitlement(
+        &self,
+        project_id: &str,
+        id: &str,
+        force: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// Attaches products to an entitlement, all or none; attaching twice is a no-op.
+    async fn attach_entitlement_products(
+        &self,
+        project_id: &str,
+        entitlement_id: &str,
+        product_ids: &[String],
+        now: UnixMillis,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// Detaches products from an entitlement; products not attached are ignored.
+    async fn detach_entitlement_products(
+        &self,
+        project_id: &str,
+        entitlement_id: &str,
+        product_ids: &[String],
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// A page of the products attached to an entitlement.
+    async fn list_entitlement_products(
+        &self,
+        project_id: &str,
+        entitlement_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StorageError>;
+    /// The products attached to each of these entitlements, as (entitlement id, product).
+    async fn products_of_entitlements(
+        &self,
+        project_id: &str,
+        entitlement_ids: &[String],
+    ) -> Result<Vec<(String, Product)>, StorageError>;
+
+    /// Creates an offering (not current; make it current with an update).
+    async fn create_offering(
+        &self,
+        offering: &Offering,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// An offering of a project.
+    async fn get_offering(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<Offering>, StorageError>;
+    /// A page of a project's offerings.
+    async fn list_offerings(
+        &self,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Offering>, StorageError>;
+    /// Changes an offering; returns it as changed.
+    async fn update_offering(
+        &self,
+        project_id: &str,
+        id: &str,
+        changes: &OfferingChanges,
+        audit: &AuditEntry,
+    ) -> Result<Offering, StorageError>;
+    /// Deletes an offering and its packages.
+    async fn delete_offering(
+        &self,
+        project_id: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+
+    /// Creates a package in an offering of the same project.
+    async fn create_package(
+        &self,
+        package: &Package,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// A package of a project.
+    async fn get_package(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<Package>, StorageError>;
+    /// A page of an offering's packages.
+    async fn list_packages(
+        &self,
+        project_id: &str,
+        offering_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Package>, StorageError>;
+    /// The packages of each of these offerings.
+    async fn packages_of_offerings(
+        &self,
+        project_id: &str,
+        offering_ids: &[String],
+    ) -> Result<Vec<Package>, StorageError>;
+    /// Changes a package; returns it as changed.
+    async fn update_package(
+        &self,
+        project_id: &str,
+        id: &str,
+        changes: &PackageChanges,
+        audit: &AuditEntry,
+    ) -> Result<Package, StorageError>;
+    /// Deletes a package.
+    async fn delete_package(
+        &self,
+        project_id: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// Attaches products (with eligibility criteria) to a package, all or none: at most one
+    /// product per app ([`StorageError::Conflict`] otherwise); attaching twice is a no-op.
+    async fn attach_package_products(
+        &self,
+        project_id: &str,
+        package_id: &str,
+        products: &[(String, String)],
+        now: UnixMillis,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// Detaches products from a package; products not attached are ignored.
+    async fn detach_package_products(
+        &self,
+        project_id: &str,
+        package_id: &str,
+        product_ids: &[String],
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// A page of a package's products.
+    async fn list_package_products(
+        &self,
+        project_id: &str,
+        package_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<PackageProduct>, StorageError>;
+    /// The products of each of these packages, as (package id, product).
+    async fn products_of_packages(
+        &self,
+        project_id: &str,
+        package_ids: &[String],
+    ) -> Result<Vec<(String, PackageProduct)>, StorageError>;
+}
+
+/// The audit log of configuration changes.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// A page of a project's audit log, oldest first.
+    async fn list_audit_logs(
+        &self,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, StorageError>;
 }
 
 /// Opens the storage a URL names: `sqlite://path` (or `sqlite::memory:`) or `postgres://…`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::common::{impl_row_ext, impl_shared_storage};
+use crate::shared::{impl_audit_store, impl_catalog_store, impl_project_store, impl_row_ext};
 use crate::{Backend, StorageError};
 
 type Db = Postgres;
@@ -38,7 +38,33 @@ impl PostgresStorage {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+
+    /// A transaction that will write.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, StorageError> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+/// Serializes changes that span a project's rows (e.g. which offering is current).
+async fn lock_project(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    project_id: &str,
+) -> Result<(), StorageError> {
+    sqlx::query("SELECT id FROM projects WHERE id = $1 FOR UPDATE")
+        .bind(project_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// SQL for the ids in the JSON array bound as `$2`.
+macro_rules! ids_in_param2 {
+    () => {
+        "(SELECT json_array_elements_text($2::json))"
+    };
 }
 
 impl_row_ext!(sqlx::postgres::PgRow);
-impl_shared_storage!(PostgresStorage);
+impl_project_store!(PostgresStorage);
+impl_catalog_store!(PostgresStorage);
+impl_audit_store!(PostgresStorage);

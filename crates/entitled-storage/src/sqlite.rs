@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 
-use crate::common::{impl_row_ext, impl_shared_storage};
+use crate::shared::{impl_audit_store, impl_catalog_store, impl_project_store, impl_row_ext};
 use crate::{Backend, StorageError};
 
 type Db = Sqlite;
@@ -42,7 +42,29 @@ impl SqliteStorage {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+
+    /// A transaction that will write.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, StorageError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// SQLite runs one writer at a time (`BEGIN IMMEDIATE`): nothing more to lock.
+async fn lock_project(
+    _tx: &mut sqlx::Transaction<'_, Db>,
+    _project_id: &str,
+) -> Result<(), StorageError> {
+    Ok(())
+}
+
+/// SQL for the ids in the JSON array bound as `$2`.
+macro_rules! ids_in_param2 {
+    () => {
+        "(SELECT value FROM json_each($2))"
+    };
 }
 
 impl_row_ext!(sqlx::sqlite::SqliteRow);
-impl_shared_storage!(SqliteStorage);
+impl_project_store!(SqliteStorage);
+impl_catalog_store!(SqliteStorage);
+impl_audit_store!(SqliteStorage);

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use entitled_core::keys::SECRET_KEY_PREFIX;
 use entitled_core::{
-    ApiKey, App, AppType, GeneratedKey, IdKind, KeyKind, Permissions, Project, UnixMillis, new_id,
+    Actor, ApiKey, App, AppType, AuditEntry, GeneratedKey, IdKind, KeyKind, Permissions, Project,
+    UnixMillis, new_id,
 };
 use entitled_storage::{BootstrapSeed, PageRequest, Storage, StorageError};
 use entitled_testkit::postgres::TestDatabase;
@@ -78,6 +79,18 @@ fn project(name: &str) -> Project {
         name: name.to_string(),
         created_at: T0,
     }
+}
+
+fn audit(project: &Project) -> AuditEntry {
+    AuditEntry::new(
+        &project.id,
+        "test",
+        "target",
+        "changed",
+        &Actor::CommandLine,
+        T0,
+        serde_json::json!({"n": 1}),
+    )
 }
 
 fn app(project: &Project, name: &str) -> App {
@@ -177,7 +190,10 @@ async fn projects_apps_and_keys_round_trip(subject: &Subject) {
 
     let app = app(&project, "iOS");
     let (public_key, plaintext) = key(&project, Some(&app));
-    storage.create_app(&app, &public_key).await.unwrap();
+    storage
+        .create_app(&app, &public_key, &audit(&project))
+        .await
+        .unwrap();
     assert_eq!(
         storage.get_app(&project.id, &app.id).await.unwrap(),
         Some(app.clone())
@@ -192,7 +208,10 @@ async fn projects_apps_and_keys_round_trip(subject: &Subject) {
     assert!(entitled_core::verify_key_hash(&plaintext, &found[0].hash));
 
     let (secret, _) = key(&project, None);
-    storage.create_api_key(&secret).await.unwrap();
+    storage
+        .create_api_key(&secret, &audit(&project))
+        .await
+        .unwrap();
     assert_eq!(
         storage.get_api_key(&project.id, &secret.id).await.unwrap(),
         Some(secret.clone())
@@ -222,7 +241,10 @@ async fn lists_page_in_creation_order(subject: &Subject) {
     for i in 0..25 {
         let app = app(&project, &format!("app {i}"));
         let (k, _) = key(&project, Some(&app));
-        storage.create_app(&app, &k).await.unwrap();
+        storage
+            .create_app(&app, &k, &audit(&project))
+            .await
+            .unwrap();
         created.push(app.id);
     }
     let mut seen = Vec::new();
@@ -243,7 +265,10 @@ async fn lists_page_in_creation_order(subject: &Subject) {
         if seen.len() == 10 {
             let late = app(&project, "late");
             let (k, _) = key(&project, Some(&late));
-            storage.create_app(&late, &k).await.unwrap();
+            storage
+                .create_app(&late, &k, &audit(&project))
+                .await
+                .unwrap();
             created.push(late.id);
         }
         if !page.has_more {
@@ -277,10 +302,28 @@ async fn deleting_an_app_removes_its_keys(subject: &Subject) {
     storage.create_project(&project).await.unwrap();
     let app = app(&project, "A");
     let (k, _) = key(&project, Some(&app));
-    storage.create_app(&app, &k).await.unwrap();
-    assert!(!storage.delete_app("projother", &app.id).await.unwrap());
-    assert!(storage.delete_app(&project.id, &app.id).await.unwrap());
-    assert!(!storage.delete_app(&project.id, &app.id).await.unwrap());
+    storage
+        .create_app(&app, &k, &audit(&project))
+        .await
+        .unwrap();
+    assert!(
+        !storage
+            .delete_app("projother", &app.id, &audit(&project))
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .delete_app(&project.id, &app.id, &audit(&project))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !storage
+            .delete_app(&project.id, &app.id, &audit(&project))
+            .await
+            .unwrap()
+    );
     assert_eq!(storage.get_app(&project.id, &app.id).await.unwrap(), None);
     assert!(
         storage
@@ -296,23 +339,23 @@ async fn revoking_is_once_and_scoped_to_the_project(subject: &Subject) {
     let project = project("P");
     storage.create_project(&project).await.unwrap();
     let (k, _) = key(&project, None);
-    storage.create_api_key(&k).await.unwrap();
+    storage.create_api_key(&k, &audit(&project)).await.unwrap();
     let later = UnixMillis(T0.0 + 5);
     assert!(
         !storage
-            .revoke_api_key("projother", &k.id, later)
+            .revoke_api_key("projother", &k.id, later, &audit(&project))
             .await
             .unwrap()
     );
     assert!(
         storage
-            .revoke_api_key(&project.id, &k.id, later)
+            .revoke_api_key(&project.id, &k.id, later, &audit(&project))
             .await
             .unwrap()
     );
     assert!(
         !storage
-            .revoke_api_key(&project.id, &k.id, later)
+            .revoke_api_key(&project.id, &k.id, later, &audit(&project))
             .await
             .unwrap()
     );
@@ -334,9 +377,15 @@ async fn duplicate_ids_conflict(subject: &Subject) {
     // A failed create_app writes nothing: the app insert conflicts, its key is not kept.
     let app = app(&project, "A");
     let (k1, _) = key(&project, Some(&app));
-    storage.create_app(&app, &k1).await.unwrap();
+    storage
+        .create_app(&app, &k1, &audit(&project))
+        .await
+        .unwrap();
     let (k2, _) = key(&project, Some(&app));
-    let err = storage.create_app(&app, &k2).await.unwrap_err();
+    let err = storage
+        .create_app(&app, &k2, &audit(&project))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
     assert!(
         storage
@@ -353,7 +402,10 @@ async fn corrupt_rows_are_internal_errors(subject: &Subject) {
     storage.create_project(&project).await.unwrap();
     let app = app(&project, "A");
     let (k, _) = key(&project, Some(&app));
-    storage.create_app(&app, &k).await.unwrap();
+    storage
+        .create_app(&app, &k, &audit(&project))
+        .await
+        .unwrap();
     entitled_testkit::raw::execute(
         &subject.url,
         "UPDATE apps SET app_type = 'floppy_disk_store'",

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
-use entitled_core::{AppType, Permissions};
+use entitled_core::{Actor, AppType, Permissions};
 use entitled_server::admin::{self, NewApp};
 use entitled_server::v2::api_keys::ApiKeyView;
 use entitled_server::v2::apps::AppView;
@@ -124,9 +124,10 @@ pub async fn apps(config: &Config, command: AppsCommand) -> anyhow::Result<()> {
                 bundle_id,
                 package_name,
             };
-            let (app, key) = admin::create_app(storage.as_ref(), &project, new, now)
-                .await
-                .map_err(explain)?;
+            let (app, key) =
+                admin::create_app(storage.as_ref(), &project, new, &Actor::CommandLine, now)
+                    .await
+                    .map_err(explain)?;
             let mut view = AppView::from(app);
             view.public_api_key = Some(key.plaintext);
             print_json(&view)
@@ -151,6 +152,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 &project,
                 name.as_deref(),
                 permissions,
+                &Actor::CommandLine,
                 now,
             )
             .await
@@ -160,9 +162,15 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             print_json(&view)
         }
         KeysCommand::Revoke { project, key_id } => {
-            admin::revoke_key(storage.as_ref(), &project, &key_id, now)
-                .await
-                .map_err(explain)?;
+            admin::revoke_key(
+                storage.as_ref(),
+                &project,
+                &key_id,
+                &Actor::CommandLine,
+                now,
+            )
+            .await
+            .map_err(explain)?;
             let key = storage
                 .get_api_key(&project, &key_id)
                 .await

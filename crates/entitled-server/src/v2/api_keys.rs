@@ -121,6 +121,7 @@ pub async fn create_api_key(
         &project_id,
         body.name.as_deref(),
         permissions,
+        &caller.actor(),
         state.now(),
     )
     .await?;
@@ -168,6 +169,13 @@ pub async fn revoke_api_key(
     Path((project_id, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     caller.authorize(&project_id, Scope::read_write(API_KEYS))?;
-    admin::revoke_key(state.storage.as_ref(), &project_id, &key_id, state.now()).await?;
+    admin::revoke_key(
+        state.storage.as_ref(),
+        &project_id,
+        &key_id,
+        &caller.actor(),
+        state.now(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -139,8 +139,14 @@ pub async fn create_app(
         bundle_id: body.app_store.map(|s| s.bundle_id),
         package_name: body.play_store.map(|s| s.package_name),
     };
-    let (app, key) =
-        admin::create_app(state.storage.as_ref(), &project_id, new, state.now()).await?;
+    let (app, key) = admin::create_app(
+        state.storage.as_ref(),
+        &project_id,
+        new,
+        &caller.actor(),
+        state.now(),
+    )
+    .await?;
     let mut view = AppView::from(app);
     view.public_api_key = Some(key.plaintext);
     Ok((StatusCode::CREATED, Json(view)))
@@ -184,9 +190,13 @@ pub async fn delete_app(
     Path((project_id, app_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     caller.authorize(&project_id, Scope::read_write(APPS))?;
-    if state.storage.delete_app(&project_id, &app_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("App"))
-    }
+    admin::delete_app(
+        state.storage.as_ref(),
+        &project_id,
+        &app_id,
+        &caller.actor(),
+        state.now(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

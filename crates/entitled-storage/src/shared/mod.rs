@@ -1,0 +1,382 @@
+//! What both backends share: row decoding and the SQL that reads the same in SQLite and
+//! PostgreSQL (numbered `$n` parameters, `ON CONFLICT`, `RETURNING`, partial indexes).
+//!
+//! Each store trait's methods are written once, as a macro in this module's children, and
+//! expanded for each backend's pool type; each backend supplies `connect` and
+//! `run_migrations` itself.
+
+pub(crate) mod audit;
+pub(crate) mod catalog;
+pub(crate) mod projects;
+
+pub(crate) use audit::impl_audit_store;
+pub(crate) use catalog::impl_catalog_store;
+pub(crate) use projects::impl_project_store;
+
+use entitled_core::{
+    Actor, ApiKey, App, AppType, AuditEntry, Entitlement, KeyKind, Offering, Package, Permissions,
+    Product, ProductType, Project, UnixMillis, ValidationError,
+};
+
+use crate::StorageError;
+
+/// Typed column access, implemented for each backend's row type.
+pub(crate) trait RowExt {
+    fn text(&self, column: &str) -> Result<String, StorageError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StorageError>;
+    fn int(&self, column: &str) -> Result<i64, StorageError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StorageError>;
+    fn boolean(&self, column: &str) -> Result<bool, StorageError>;
+}
+
+macro_rules! impl_row_ext {
+    ($row:ty) => {
+        impl $crate::shared::RowExt for $row {
+            fn text(&self, column: &str) -> Result<String, $crate::StorageError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, $crate::StorageError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn int(&self, column: &str) -> Result<i64, $crate::StorageError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, $crate::StorageError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn boolean(&self, column: &str) -> Result<bool, $crate::StorageError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+        }
+    };
+}
+pub(crate) use impl_row_ext;
+
+fn corrupt(what: &str, err: ValidationError) -> StorageError {
+    StorageError::Internal(format!("stored {what} is invalid: {err}"))
+}
+
+/// The columns [`project_from_row`] reads, as a literal for `concat!`.
+macro_rules! project_columns {
+    () => {
+        "id, name, created_at"
+    };
+}
+pub(crate) use project_columns;
+
+/// The columns [`app_from_row`] reads.
+macro_rules! app_columns {
+    () => {
+        "id, project_id, name, app_type, bundle_id, package_name, created_at"
+    };
+}
+pub(crate) use app_columns;
+
+/// The columns [`key_from_row`] reads.
+macro_rules! key_columns {
+    () => {
+        "id, project_id, app_id, kind, name, lookup, hash, permissions, created_at, revoked_at"
+    };
+}
+pub(crate) use key_columns;
+
+pub(crate) fn project_from_row<R: RowExt>(row: &R) -> Result<Project, StorageError> {
+    Ok(Project {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn app_from_row<R: RowExt>(row: &R) -> Result<App, StorageError> {
+    let app_type =
+        AppType::parse(&row.text("app_type")?, "app_type").map_err(|e| corrupt("app", e))?;
+    Ok(App {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        name: row.text("name")?,
+        app_type,
+        bundle_id: row.opt_text("bundle_id")?,
+        package_name: row.opt_text("package_name")?,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn key_from_row<R: RowExt>(row: &R) -> Result<ApiKey, StorageError> {
+    let kind_text = row.text("kind")?;
+    let kind = KeyKind::from_stored(&kind_text).ok_or_else(|| {
+        StorageError::Internal(format!("stored key kind {kind_text:?} is invalid"))
+    })?;
+    let stored_permissions = row.text("permissions")?;
+    let permissions = if stored_permissions.is_empty() {
+        Permissions::default()
+    } else {
+        Permissions::parse(&stored_permissions, "permissions").map_err(|e| corrupt("key", e))?
+    };
+    Ok(ApiKey {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        app_id: row.opt_text("app_id")?,
+        kind,
+        name: row.text("name")?,
+        lookup: row.text("lookup")?,
+        hash: row.text("hash")?,
+        permissions,
+        created_at: UnixMillis(row.int("created_at")?),
+        revoked_at: row.opt_int("revoked_at")?.map(UnixMillis),
+    })
+}
+
+/// The columns [`product_from_row`] reads (qualified, as products are often joined).
+macro_rules! product_columns {
+    () => {
+        "products.id, products.project_id, products.app_id, products.store_identifier, \
+         products.product_type, products.display_name, products.subscription_duration, \
+         products.created_at"
+    };
+}
+pub(crate) use product_columns;
+
+/// The columns [`entitlement_from_row`] reads.
+macro_rules! entitlement_columns {
+    () => {
+        "id, project_id, lookup_key, display_name, created_at"
+    };
+}
+pub(crate) use entitlement_columns;
+
+/// The columns [`offering_from_row`] reads.
+macro_rules! offering_columns {
+    () => {
+        "id, project_id, lookup_key, display_name, is_current, metadata, created_at"
+    };
+}
+pub(crate) use offering_columns;
+
+/// The columns [`package_from_row`] reads.
+macro_rules! package_columns {
+    () => {
+        "id, project_id, offering_id, lookup_key, display_name, position, created_at"
+    };
+}
+pub(crate) use package_columns;
+
+/// The columns [`audit_from_row`] reads.
+macro_rules! audit_columns {
+    () => {
+        "id, project_id, action_type, target_type, target_identifier, actor_type, \
+         actor_identifier, occurred_at, additional_data"
+    };
+}
+
+pub(crate) fn product_from_row<R: RowExt>(row: &R) -> Result<Product, StorageError> {
+    let product_type = ProductType::parse(&row.text("product_type")?, "product_type")
+        .map_err(|e| corrupt("product", e))?;
+    Ok(Product {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        app_id: row.text("app_id")?,
+        store_identifier: row.text("store_identifier")?,
+        product_type,
+        display_name: row.opt_text("display_name")?,
+        subscription_duration: row.opt_text("subscription_duration")?,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn entitlement_from_row<R: RowExt>(row: &R) -> Result<Entitlement, StorageError> {
+    Ok(Entitlement {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        lookup_key: row.text("lookup_key")?,
+        display_name: row.text("display_name")?,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn offering_from_row<R: RowExt>(row: &R) -> Result<Offering, StorageError> {
+    let metadata = row
+        .opt_text("metadata")?
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StorageError::Internal(format!("stored offering metadata is invalid: {e}")))?;
+    Ok(Offering {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        lookup_key: row.text("lookup_key")?,
+        display_name: row.text("display_name")?,
+        is_current: row.boolean("is_current")?,
+        metadata,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn package_from_row<R: RowExt>(row: &R) -> Result<Package, StorageError> {
+    Ok(Package {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        offering_id: row.text("offering_id")?,
+        lookup_key: row.text("lookup_key")?,
+        display_name: row.text("display_name")?,
+        position: row.opt_int("position")?,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn audit_from_row<R: RowExt>(row: &R) -> Result<AuditEntry, StorageError> {
+    let actor_identifier = row.text("actor_identifier")?;
+    let actor = match row.text("actor_type")?.as_str() {
+        "api_key" => Actor::ApiKey(actor_identifier),
+        _ => Actor::CommandLine,
+    };
+    let additional_data = serde_json::from_str(&row.text("additional_data")?)
+        .map_err(|e| StorageError::Internal(format!("stored audit data is invalid: {e}")))?;
+    Ok(AuditEntry {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        action_type: row.text("action_type")?,
+        target_type: row.text("target_type")?,
+        target_identifier: row.text("target_identifier")?,
+        actor,
+        occurred_at: UnixMillis(row.int("occurred_at")?),
+        additional_data,
+    })
+}
+
+/// The lists that page by creation order (`seq`). `$1` is the scope (a project id, or an
+/// offering, entitlement or package id for nested lists), `$2` the cursor's `seq`, `$3` the
+/// limit; `$4`, where a list has it, an optional filter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Listing {
+    Apps,
+    SecretKeys,
+    AuditLogs,
+    Entitlements,
+    Offerings,
+    /// `$4`: an app id, or NULL for every app.
+    Products,
+    /// Scoped by offering id.
+    PackagesOfOffering,
+    /// Scoped by entitlement id; the cursor is a product id.
+    ProductsOfEntitlement,
+    /// Scoped by package id; the cursor is a product id.
+    ProductsOfPackage,
+}
+
+impl Listing {
+    /// Finds the `seq` of the `starting_after` item ($1 project, $2 id).
+    pub(crate) fn cursor_sql(self) -> &'static str {
+        match self {
+            Listing::Apps => "SELECT seq FROM apps WHERE project_id = $1 AND id = $2",
+            Listing::SecretKeys => {
+                "SELECT seq FROM api_keys WHERE project_id = $1 AND id = $2 AND kind = 'secret'"
+            }
+            Listing::AuditLogs => "SELECT seq FROM audit_logs WHERE project_id = $1 AND id = $2",
+            Listing::Entitlements => {
+                "SELECT seq FROM entitlements WHERE project_id = $1 AND id = $2"
+            }
+            Listing::Offerings => "SELECT seq FROM offerings WHERE project_id = $1 AND id = $2",
+            Listing::Products => "SELECT seq FROM products WHERE project_id = $1 AND id = $2",
+            Listing::PackagesOfOffering => {
+                "SELECT seq FROM packages WHERE offering_id = $1 AND id = $2"
+            }
+            Listing::ProductsOfEntitlement => {
+                "SELECT seq FROM entitlement_products WHERE entitlement_id = $1 AND product_id = $2"
+            }
+            Listing::ProductsOfPackage => {
+                "SELECT seq FROM package_products WHERE package_id = $1 AND product_id = $2"
+            }
+        }
+    }
+
+    /// Whether the page query takes the `$4` filter.
+    pub(crate) fn has_filter(self) -> bool {
+        matches!(self, Listing::Products)
+    }
+
+    /// One page after a `seq` ($1 project, $2 seq, $3 limit).
+    pub(crate) fn page_sql(self) -> &'static str {
+        match self {
+            Listing::Apps => concat!(
+                "SELECT ",
+                app_columns!(),
+                " FROM apps WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::SecretKeys => concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys WHERE project_id = $1 AND kind = 'secret' AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::AuditLogs => concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_logs WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::Entitlements => concat!(
+                "SELECT ",
+                entitlement_columns!(),
+                " FROM entitlements WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::Offerings => concat!(
+                "SELECT ",
+                offering_columns!(),
+                " FROM offerings WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::Products => concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM products WHERE project_id = $1 AND seq > $2 \
+                 AND ($4 IS NULL OR app_id = $4) ORDER BY seq LIMIT $3"
+            ),
+            Listing::PackagesOfOffering => concat!(
+                "SELECT ",
+                package_columns!(),
+                " FROM packages WHERE offering_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::ProductsOfEntitlement => concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM entitlement_products JOIN products ON products.id = entitlement_products.product_id \
+                 WHERE entitlement_products.entitlement_id = $1 AND entitlement_products.seq > $2 \
+                 ORDER BY entitlement_products.seq LIMIT $3"
+            ),
+            Listing::ProductsOfPackage => concat!(
+                "SELECT ",
+                product_columns!(),
+                ", package_products.eligibility_criteria FROM package_products \
+                 JOIN products ON products.id = package_products.product_id \
+                 WHERE package_products.package_id = $1 AND package_products.seq > $2 \
+                 ORDER BY package_products.seq LIMIT $3"
+            ),
+        }
+    }
+}
+
+/// Decodes `limit + 1` fetched rows into a page.
+pub(crate) fn decode_page<R, T>(
+    rows: &[R],
+    limit: u32,
+    decode: impl Fn(&R) -> Result<T, StorageError>,
+) -> Result<crate::Page<T>, StorageError> {
+    let has_more = rows.len() > limit as usize;
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::Page { items, has_more })
+}
+
+pub(crate) fn package_product_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::PackageProduct, StorageError> {
+    Ok(entitled_core::PackageProduct {
+        product: product_from_row(row)?,
+        eligibility_criteria: row.text("eligibility_criteria")?,
+    })
+}
+
+/// Ids as the JSON array the backends' `ids_in_param2!()` unpacks.
+pub(crate) fn json_ids(ids: &[String]) -> String {
+    serde_json::Value::from(ids.to_vec()).to_string()
+}
