@@ -5,6 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorKind};
@@ -201,4 +202,38 @@ mod tests {
         let body: Body = parse_json(br#"{"name":"a","inner":{"count":2}}"#).unwrap();
         assert_eq!(body.name, "a");
     }
+}
+
+/// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.
+pub fn present_or_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `?force=true` on deletes of objects that are still in use.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForceParams {
+    /// Delete even when in use (detaching it everywhere).
+    pub force: Option<bool>,
+}
+
+/// Checks a list of ids sent in a body: 1 to 50 non-empty ids.
+pub fn id_list(ids: &[String], param: &str) -> Result<(), ApiError> {
+    if ids.is_empty() || ids.len() > 50 {
+        return Err(ApiError::parameter(
+            param,
+            format!("{param} must list 1 to 50 ids"),
+        ));
+    }
+    if ids.iter().any(|id| id.is_empty() || id.len() > 255) {
+        return Err(ApiError::parameter(
+            param,
+            format!("{param} must hold ids of 1 to 255 characters"),
+        ));
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod drain;
 pub mod error;
+pub mod expand;
 pub mod extract;
 mod logging;
 mod meta;

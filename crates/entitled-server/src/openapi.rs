@@ -57,6 +57,48 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             v2::api_keys::get_api_key,
             v2::api_keys::revoke_api_key
         ))
+        .routes(routes!(v2::audit_logs::list_audit_logs))
+        .routes(routes!(
+            v2::products::list_products,
+            v2::products::create_product
+        ))
+        .routes(routes!(
+            v2::products::get_product,
+            v2::products::delete_product
+        ))
+        .routes(routes!(
+            v2::entitlements::list_entitlements,
+            v2::entitlements::create_entitlement
+        ))
+        .routes(routes!(
+            v2::entitlements::get_entitlement,
+            v2::entitlements::update_entitlement,
+            v2::entitlements::delete_entitlement
+        ))
+        .routes(routes!(v2::entitlements::list_entitlement_products))
+        .routes(routes!(v2::entitlements::attach_products))
+        .routes(routes!(v2::entitlements::detach_products))
+        .routes(routes!(
+            v2::offerings::list_offerings,
+            v2::offerings::create_offering
+        ))
+        .routes(routes!(
+            v2::offerings::get_offering,
+            v2::offerings::update_offering,
+            v2::offerings::delete_offering
+        ))
+        .routes(routes!(
+            v2::packages::list_packages,
+            v2::packages::create_package
+        ))
+        .routes(routes!(
+            v2::packages::get_package,
+            v2::packages::update_package,
+            v2::packages::delete_package
+        ))
+        .routes(routes!(v2::packages::list_package_products))
+        .routes(routes!(v2::packages::attach_products))
+        .routes(routes!(v2::packages::detach_products))
         .routes(routes!(openapi_json))
         .routes(routes!(error_docs))
 }

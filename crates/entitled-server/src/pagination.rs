@@ -23,18 +23,26 @@ pub struct ListParams {
 impl ListParams {
     /// The storage request, after checking `limit`.
     pub fn page_request(&self) -> Result<PageRequest, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::parameter(
-                "limit",
-                format!("limit must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
-        Ok(PageRequest {
-            starting_after: self.starting_after.clone(),
-            limit,
-        })
+        page_request(self.starting_after.as_deref(), self.limit)
     }
+}
+
+/// A storage page request from `starting_after` and `limit`, after checking `limit`.
+pub fn page_request(
+    starting_after: Option<&str>,
+    limit: Option<u32>,
+) -> Result<PageRequest, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::parameter(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok(PageRequest {
+        starting_after: starting_after.map(str::to_owned),
+        limit,
+    })
 }
 
 /// The v2 list envelope.
@@ -51,6 +59,16 @@ pub struct ListBody<T: utoipa::ToSchema> {
 }
 
 impl<T: utoipa::ToSchema> ListBody<T> {
+    /// A complete list that fits in one answer (embedded lists of `expand`).
+    pub fn whole(items: Vec<T>, url: String) -> Self {
+        Self {
+            object: "list",
+            items,
+            next_page: None,
+            url,
+        }
+    }
+
     /// Wraps a storage page; `id_of` gives each item's cursor.
     pub fn from_page<S>(
         page: Page<S>,
@@ -59,20 +77,36 @@ impl<T: utoipa::ToSchema> ListBody<T> {
         id_of: impl Fn(&S) -> &str,
         view: impl Fn(S) -> T,
     ) -> Self {
-        let next_page = match page.items.last() {
-            Some(last) if page.has_more => Some(format!(
-                "{url}?starting_after={}&limit={limit}",
-                id_of(last)
-            )),
-            _ => None,
-        };
+        let cursor = next_cursor(&page, id_of);
+        Self::paged(
+            page.items.into_iter().map(view).collect(),
+            cursor,
+            url,
+            limit,
+        )
+    }
+
+    /// A page of already-rendered items; `cursor` is the id to continue after, if more follow.
+    pub fn paged(items: Vec<T>, cursor: Option<String>, url: String, limit: u32) -> Self {
+        let next_page = cursor.map(|after| {
+            let after: String = form_urlencoded::byte_serialize(after.as_bytes()).collect();
+            format!("{url}?starting_after={after}&limit={limit}")
+        });
         Self {
             object: "list",
-            items: page.items.into_iter().map(view).collect(),
+            items,
             next_page,
             url,
         }
     }
+}
+
+/// The id to continue after when more items follow this page.
+pub fn next_cursor<S>(page: &Page<S>, id_of: impl Fn(&S) -> &str) -> Option<String> {
+    page.items
+        .last()
+        .filter(|_| page.has_more)
+        .map(|last| id_of(last).to_string())
 }
 
 #[cfg(test)]

@@ -2,5 +2,10 @@
 
 pub mod api_keys;
 pub mod apps;
+pub mod audit_logs;
 pub mod coffee;
+pub mod entitlements;
+pub mod offerings;
+pub mod packages;
+pub mod products;
 pub mod projects;

@@ -21,6 +21,32 @@ const SERVED: &[(&str, &str)] = &[
     ("post", "/v2/projects/{project_id}/api_keys"),
     ("get", "/v2/projects/{project_id}/api_keys/{key_id}"),
     ("delete", "/v2/projects/{project_id}/api_keys/{key_id}"),
+    ("get", "/v2/projects/{project_id}/audit_logs"),
+    ("get", "/v2/projects/{project_id}/products"),
+    ("post", "/v2/projects/{project_id}/products"),
+    ("get", "/v2/projects/{project_id}/products/{product_id}"),
+    ("delete", "/v2/projects/{project_id}/products/{product_id}"),
+    ("get", "/v2/projects/{project_id}/entitlements"),
+    ("post", "/v2/projects/{project_id}/entitlements"),
+    ("get", "/v2/projects/{project_id}/entitlements/{entitlement_id}"),
+    ("post", "/v2/projects/{project_id}/entitlements/{entitlement_id}"),
+    ("delete", "/v2/projects/{project_id}/entitlements/{entitlement_id}"),
+    ("get", "/v2/projects/{project_id}/entitlements/{entitlement_id}/products"),
+    ("post", "/v2/projects/{project_id}/entitlements/{entitlement_id}/actions/attach_products"),
+    ("post", "/v2/projects/{project_id}/entitlements/{entitlement_id}/actions/detach_products"),
+    ("get", "/v2/projects/{project_id}/offerings"),
+    ("post", "/v2/projects/{project_id}/offerings"),
+    ("get", "/v2/projects/{project_id}/offerings/{offering_id}"),
+    ("post", "/v2/projects/{project_id}/offerings/{offering_id}"),
+    ("delete", "/v2/projects/{project_id}/offerings/{offering_id}"),
+    ("get", "/v2/projects/{project_id}/offerings/{offering_id}/packages"),
+    ("post", "/v2/projects/{project_id}/offerings/{offering_id}/packages"),
+    ("get", "/v2/projects/{project_id}/packages/{package_id}"),
+    ("post", "/v2/projects/{project_id}/packages/{package_id}"),
+    ("delete", "/v2/projects/{project_id}/packages/{package_id}"),
+    ("get", "/v2/projects/{project_id}/packages/{package_id}/products"),
+    ("post", "/v2/projects/{project_id}/packages/{package_id}/actions/attach_products"),
+    ("post", "/v2/projects/{project_id}/packages/{package_id}/actions/detach_products"),
     ("get", "/openapi.json"),
     ("get", "/docs/errors"),
 ];
@@ -68,7 +94,11 @@ async fn every_served_route_answers_and_no_other_does() {
         let concrete = path
             .replace("{project_id}", &server.project_id)
             .replace("{app_id}", "appnope")
-            .replace("{key_id}", "keynope");
+            .replace("{key_id}", "keynope")
+            .replace("{product_id}", "prodnope")
+            .replace("{entitlement_id}", "entlnope")
+            .replace("{offering_id}", "ofrngnope")
+            .replace("{package_id}", "pkgenope");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, _, body) = send(server.secret(method.clone(), &concrete)).await;
         let route_missing = status == 404 && body["message"] == "No such route";
