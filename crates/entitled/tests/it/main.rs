@@ -6,6 +6,7 @@ mod helpers;
 mod admin_cli;
 mod auth;
 mod bodies;
+mod catalog;
 mod conformance;
 mod errors;
 mod lifecycle;

@@ -28,25 +28,61 @@ const SERVED: &[(&str, &str)] = &[
     ("delete", "/v2/projects/{project_id}/products/{product_id}"),
     ("get", "/v2/projects/{project_id}/entitlements"),
     ("post", "/v2/projects/{project_id}/entitlements"),
-    ("get", "/v2/projects/{project_id}/entitlements/{entitlement_id}"),
-    ("post", "/v2/projects/{project_id}/entitlements/{entitlement_id}"),
-    ("delete", "/v2/projects/{project_id}/entitlements/{entitlement_id}"),
-    ("get", "/v2/projects/{project_id}/entitlements/{entitlement_id}/products"),
-    ("post", "/v2/projects/{project_id}/entitlements/{entitlement_id}/actions/attach_products"),
-    ("post", "/v2/projects/{project_id}/entitlements/{entitlement_id}/actions/detach_products"),
+    (
+        "get",
+        "/v2/projects/{project_id}/entitlements/{entitlement_id}",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/entitlements/{entitlement_id}",
+    ),
+    (
+        "delete",
+        "/v2/projects/{project_id}/entitlements/{entitlement_id}",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/entitlements/{entitlement_id}/products",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/entitlements/{entitlement_id}/actions/attach_products",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/entitlements/{entitlement_id}/actions/detach_products",
+    ),
     ("get", "/v2/projects/{project_id}/offerings"),
     ("post", "/v2/projects/{project_id}/offerings"),
     ("get", "/v2/projects/{project_id}/offerings/{offering_id}"),
     ("post", "/v2/projects/{project_id}/offerings/{offering_id}"),
-    ("delete", "/v2/projects/{project_id}/offerings/{offering_id}"),
-    ("get", "/v2/projects/{project_id}/offerings/{offering_id}/packages"),
-    ("post", "/v2/projects/{project_id}/offerings/{offering_id}/packages"),
+    (
+        "delete",
+        "/v2/projects/{project_id}/offerings/{offering_id}",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/offerings/{offering_id}/packages",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/offerings/{offering_id}/packages",
+    ),
     ("get", "/v2/projects/{project_id}/packages/{package_id}"),
     ("post", "/v2/projects/{project_id}/packages/{package_id}"),
     ("delete", "/v2/projects/{project_id}/packages/{package_id}"),
-    ("get", "/v2/projects/{project_id}/packages/{package_id}/products"),
-    ("post", "/v2/projects/{project_id}/packages/{package_id}/actions/attach_products"),
-    ("post", "/v2/projects/{project_id}/packages/{package_id}/actions/detach_products"),
+    (
+        "get",
+        "/v2/projects/{project_id}/packages/{package_id}/products",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/packages/{package_id}/actions/attach_products",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/packages/{package_id}/actions/detach_products",
+    ),
     ("get", "/openapi.json"),
     ("get", "/docs/errors"),
 ];
