@@ -24,6 +24,12 @@ pub enum IdKind {
     Package,
     /// An audit log entry: `audit…`.
     AuditLog,
+    /// A customer's internal key: `cust…`.
+    CustomerKey,
+    /// A promotional grant: `grant…`.
+    Grant,
+    /// A transfer of purchases between customers: `xfer…`.
+    Transfer,
 }
 
 impl IdKind {
@@ -39,6 +45,9 @@ impl IdKind {
             IdKind::Offering => "ofrng",
             IdKind::Package => "pkge",
             IdKind::AuditLog => "audit",
+            IdKind::CustomerKey => "cust",
+            IdKind::Grant => "grant",
+            IdKind::Transfer => "xfer",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod catalog;
+pub mod customers;
 pub mod ids;
 pub mod keys;
 pub mod permissions;
@@ -13,6 +14,10 @@ pub use apps::AppType;
 pub use catalog::{
     Actor, ApiKey, App, AuditEntry, Entitlement, Offering, Package, PackageProduct, Product,
     ProductType, Project,
+};
+pub use customers::{
+    ActiveEntitlement, Attribute, Customer, CustomerAlias, PromotionalGrant, Transfer,
+    active_from_grants,
 };
 pub use ids::{IdKind, new_id};
 pub use keys::{GeneratedKey, KeyKind, hash_key, lookup_of, verify_key_hash};

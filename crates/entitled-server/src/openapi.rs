@@ -99,6 +99,26 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v2::packages::list_package_products))
         .routes(routes!(v2::packages::attach_products))
         .routes(routes!(v2::packages::detach_products))
+        .routes(routes!(
+            v2::customers::list_customers,
+            v2::customers::create_customer
+        ))
+        .routes(routes!(
+            v2::customers::get_customer,
+            v2::customers::delete_customer
+        ))
+        .routes(routes!(v2::customers::list_aliases))
+        .routes(routes!(
+            v2::customers::list_attributes,
+            v2::customers::set_attributes
+        ))
+        .routes(routes!(v2::customers::list_active_entitlements))
+        .routes(routes!(v2::customers::list_subscriptions))
+        .routes(routes!(v2::customers::list_purchases))
+        .routes(routes!(v2::customer_actions::grant_entitlement))
+        .routes(routes!(v2::customer_actions::revoke_granted_entitlement))
+        .routes(routes!(v2::customer_actions::assign_offering))
+        .routes(routes!(v2::customer_actions::transfer))
         .routes(routes!(openapi_json))
         .routes(routes!(error_docs))
 }

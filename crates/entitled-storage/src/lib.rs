@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use entitled_core::{
-    ApiKey, App, AuditEntry, Entitlement, Offering, Package, PackageProduct, Product, Project,
-    UnixMillis,
+    ApiKey, App, Attribute, AuditEntry, Customer, CustomerAlias, Entitlement, Offering, Package,
+    PackageProduct, Product, Project, PromotionalGrant, Transfer, UnixMillis,
 };
 
 pub use error::StorageError;
@@ -66,9 +66,9 @@ pub struct BootstrapSeed {
 }
 
 /// Everything entitled persists.
-pub trait Storage: ProjectStore + CatalogStore + AuditStore {}
+pub trait Storage: ProjectStore + CatalogStore + CustomerStore + AuditStore {}
 
-impl<T: ProjectStore + CatalogStore + AuditStore> Storage for T {}
+impl<T: ProjectStore + CatalogStore + CustomerStore + AuditStore> Storage for T {}
 
 /// Projects, apps, API keys, and the database itself.
 #[async_trait]
@@ -359,6 +359,73 @@ pub trait CatalogStore: Send + Sync + 'static {
         project_id: &str,
         package_ids: &[String],
     ) -> Result<Vec<(String, PackageProduct)>, StorageError>;
+}
+
+/// Customers: identity (ids and aliases), attributes, promotional grants, transfers.
+/// Customers are addressed by their internal `key` once found.
+#[async_trait]
+pub trait CustomerStore: Send + Sync + 'static {
+    /// Creates a customer (its id becomes its first alias) with initial attributes;
+    /// [`StorageError::Conflict`] when the id already names a customer of the project.
+    async fn create_customer(
+        &self,
+        customer: &Customer,
+        attributes: &[Attribute],
+    ) -> Result<(), StorageError>;
+    /// The customer an id or alias names.
+    async fn find_customer(
+        &self,
+        project_id: &str,
+        id_or_alias: &str,
+    ) -> Result<Option<Customer>, StorageError>;
+    /// A page of a project's customers; `search` keeps those with that alias or `$email`.
+    async fn list_customers(
+        &self,
+        project_id: &str,
+        search: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, StorageError>;
+    /// Deletes a customer and everything stored about them; false when already gone.
+    async fn delete_customer(&self, customer_key: &str) -> Result<bool, StorageError>;
+    /// A page of a customer's aliases (the original id first).
+    async fn list_aliases(
+        &self,
+        customer_key: &str,
+        page: &PageRequest,
+    ) -> Result<Page<CustomerAlias>, StorageError>;
+    /// A page of a customer's attributes, by when each name was first set.
+    async fn list_attributes(
+        &self,
+        customer_key: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Attribute>, StorageError>;
+    /// Sets attributes (a `None` value removes the attribute), all or none.
+    async fn set_attributes(
+        &self,
+        customer_key: &str,
+        attributes: &[(String, Option<String>)],
+        now: UnixMillis,
+    ) -> Result<(), StorageError>;
+    /// Records a promotional grant.
+    async fn add_grant(&self, grant: &PromotionalGrant) -> Result<(), StorageError>;
+    /// Revokes a customer's live grants of an entitlement at `now`; returns how many.
+    async fn revoke_grants(
+        &self,
+        customer_key: &str,
+        entitlement_id: &str,
+        now: UnixMillis,
+    ) -> Result<u64, StorageError>;
+    /// Every grant of a customer, revoked and expired ones included.
+    async fn grants_of(&self, customer_key: &str) -> Result<Vec<PromotionalGrant>, StorageError>;
+    /// Assigns an offering of the project to a customer (`None` clears it).
+    async fn assign_offering(
+        &self,
+        project_id: &str,
+        customer_key: &str,
+        offering_id: Option<&str>,
+    ) -> Result<(), StorageError>;
+    /// Records a transfer of purchases between two customers.
+    async fn record_transfer(&self, transfer: &Transfer) -> Result<(), StorageError>;
 }
 
 /// The audit log of configuration changes.

@@ -6,7 +6,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::shared::{impl_audit_store, impl_catalog_store, impl_project_store, impl_row_ext};
+use crate::shared::{
+    impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store, impl_row_ext,
+};
 use crate::{Backend, StorageError};
 
 type Db = Postgres;
@@ -67,4 +69,5 @@ macro_rules! ids_in_param2 {
 impl_row_ext!(sqlx::postgres::PgRow);
 impl_project_store!(PostgresStorage);
 impl_catalog_store!(PostgresStorage);
+impl_customer_store!(PostgresStorage);
 impl_audit_store!(PostgresStorage);

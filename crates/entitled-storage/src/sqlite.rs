@@ -6,7 +6,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 
-use crate::shared::{impl_audit_store, impl_catalog_store, impl_project_store, impl_row_ext};
+use crate::shared::{
+    impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store, impl_row_ext,
+};
 use crate::{Backend, StorageError};
 
 type Db = Sqlite;
@@ -67,4 +69,5 @@ macro_rules! ids_in_param2 {
 impl_row_ext!(sqlx::sqlite::SqliteRow);
 impl_project_store!(SqliteStorage);
 impl_catalog_store!(SqliteStorage);
+impl_customer_store!(SqliteStorage);
 impl_audit_store!(SqliteStorage);

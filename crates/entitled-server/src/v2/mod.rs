@@ -4,6 +4,8 @@ pub mod api_keys;
 pub mod apps;
 pub mod audit_logs;
 pub mod coffee;
+pub mod customer_actions;
+pub mod customers;
 pub mod entitlements;
 pub mod offerings;
 pub mod packages;

@@ -7,10 +7,12 @@
 
 pub(crate) mod audit;
 pub(crate) mod catalog;
+pub(crate) mod customers;
 pub(crate) mod projects;
 
 pub(crate) use audit::impl_audit_store;
 pub(crate) use catalog::impl_catalog_store;
+pub(crate) use customers::impl_customer_store;
 pub(crate) use projects::impl_project_store;
 
 use entitled_core::{
@@ -161,6 +163,64 @@ macro_rules! package_columns {
 }
 pub(crate) use package_columns;
 
+/// The columns [`customer_from_row`] reads.
+macro_rules! customer_columns {
+    () => {
+        "key, project_id, id, first_seen_at, last_seen_at, last_seen_app_version, \
+         last_seen_country, last_seen_platform, last_seen_platform_version, offering_id"
+    };
+}
+pub(crate) use customer_columns;
+
+pub(crate) fn customer_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::Customer, StorageError> {
+    Ok(entitled_core::Customer {
+        key: row.text("key")?,
+        project_id: row.text("project_id")?,
+        id: row.text("id")?,
+        first_seen_at: UnixMillis(row.int("first_seen_at")?),
+        last_seen_at: row.opt_int("last_seen_at")?.map(UnixMillis),
+        last_seen_app_version: row.opt_text("last_seen_app_version")?,
+        last_seen_country: row.opt_text("last_seen_country")?,
+        last_seen_platform: row.opt_text("last_seen_platform")?,
+        last_seen_platform_version: row.opt_text("last_seen_platform_version")?,
+        offering_id: row.opt_text("offering_id")?,
+    })
+}
+
+pub(crate) fn alias_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::CustomerAlias, StorageError> {
+    Ok(entitled_core::CustomerAlias {
+        id: row.text("alias")?,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn attribute_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::Attribute, StorageError> {
+    Ok(entitled_core::Attribute {
+        name: row.text("name")?,
+        value: row.opt_text("value")?,
+        updated_at: UnixMillis(row.int("updated_at")?),
+    })
+}
+
+pub(crate) fn grant_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::PromotionalGrant, StorageError> {
+    Ok(entitled_core::PromotionalGrant {
+        id: row.text("id")?,
+        customer_key: row.text("customer_key")?,
+        entitlement_id: row.text("entitlement_id")?,
+        starts_at: UnixMillis(row.int("starts_at")?),
+        expires_at: row.opt_int("expires_at")?.map(UnixMillis),
+        revoked_at: row.opt_int("revoked_at")?.map(UnixMillis),
+    })
+}
+
 /// The columns [`audit_from_row`] reads.
 macro_rules! audit_columns {
     () => {
@@ -261,6 +321,12 @@ pub(crate) enum Listing {
     ProductsOfEntitlement,
     /// Scoped by package id; the cursor is a product id.
     ProductsOfPackage,
+    /// `$4`: a search term (an alias or `$email`), or NULL.
+    Customers,
+    /// Scoped by customer key; the cursor is an alias.
+    AliasesOfCustomer,
+    /// Scoped by customer key; the cursor is an attribute name.
+    AttributesOfCustomer,
 }
 
 impl Listing {
@@ -286,12 +352,19 @@ impl Listing {
             Listing::ProductsOfPackage => {
                 "SELECT seq FROM package_products WHERE package_id = $1 AND product_id = $2"
             }
+            Listing::Customers => "SELECT seq FROM customers WHERE project_id = $1 AND id = $2",
+            Listing::AliasesOfCustomer => {
+                "SELECT seq FROM customer_aliases WHERE customer_key = $1 AND alias = $2"
+            }
+            Listing::AttributesOfCustomer => {
+                "SELECT seq FROM customer_attributes WHERE customer_key = $1 AND name = $2"
+            }
         }
     }
 
     /// Whether the page query takes the `$4` filter.
     pub(crate) fn has_filter(self) -> bool {
-        matches!(self, Listing::Products)
+        matches!(self, Listing::Products | Listing::Customers)
     }
 
     /// One page after a `seq` ($1 project, $2 seq, $3 limit).
@@ -348,6 +421,23 @@ impl Listing {
                  WHERE package_products.package_id = $1 AND package_products.seq > $2 \
                  ORDER BY package_products.seq LIMIT $3"
             ),
+            Listing::Customers => concat!(
+                "SELECT ",
+                customer_columns!(),
+                " FROM customers WHERE project_id = $1 AND seq > $2 AND ($4 IS NULL \
+                 OR EXISTS (SELECT 1 FROM customer_aliases a WHERE a.customer_key = customers.key AND a.alias = $4) \
+                 OR EXISTS (SELECT 1 FROM customer_attributes t WHERE t.customer_key = customers.key \
+                            AND t.name = '$email' AND t.value = $4)) \
+                 ORDER BY seq LIMIT $3"
+            ),
+            Listing::AliasesOfCustomer => {
+                "SELECT alias, created_at FROM customer_aliases \
+                 WHERE customer_key = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            }
+            Listing::AttributesOfCustomer => {
+                "SELECT name, value, updated_at FROM customer_attributes \
+                 WHERE customer_key = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod bodies;
 mod catalog;
 mod conformance;
+mod customers;
 mod errors;
 mod lifecycle;
 mod openapi;

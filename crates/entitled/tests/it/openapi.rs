@@ -83,6 +83,53 @@ const SERVED: &[(&str, &str)] = &[
         "post",
         "/v2/projects/{project_id}/packages/{package_id}/actions/detach_products",
     ),
+    ("get", "/v2/projects/{project_id}/customers"),
+    ("post", "/v2/projects/{project_id}/customers"),
+    ("get", "/v2/projects/{project_id}/customers/{customer_id}"),
+    (
+        "delete",
+        "/v2/projects/{project_id}/customers/{customer_id}",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/customers/{customer_id}/aliases",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/customers/{customer_id}/attributes",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/customers/{customer_id}/attributes",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/customers/{customer_id}/active_entitlements",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/customers/{customer_id}/subscriptions",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/customers/{customer_id}/purchases",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/customers/{customer_id}/actions/grant_entitlement",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/customers/{customer_id}/actions/revoke_granted_entitlement",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/customers/{customer_id}/actions/assign_offering",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/customers/{customer_id}/actions/transfer",
+    ),
     ("get", "/openapi.json"),
     ("get", "/docs/errors"),
 ];
@@ -134,7 +181,8 @@ async fn every_served_route_answers_and_no_other_does() {
             .replace("{product_id}", "prodnope")
             .replace("{entitlement_id}", "entlnope")
             .replace("{offering_id}", "ofrngnope")
-            .replace("{package_id}", "pkgenope");
+            .replace("{package_id}", "pkgenope")
+            .replace("{customer_id}", "nobody");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, _, body) = send(server.secret(method.clone(), &concrete)).await;
         let route_missing = status == 404 && body["message"] == "No such route";

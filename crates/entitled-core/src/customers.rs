@@ -1,0 +1,337 @@
+//! Customers: who they are (ids and aliases), what they tell us (attributes), and what they
+//! are granted outside any store (promotional grants).
+
+use crate::time::UnixMillis;
+use crate::validation::ValidationError;
+
+/// A customer of a project, known by its original app user id and any number of aliases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    /// Internal, globally unique key that never changes (`cust…`); never shown.
+    pub key: String,
+    /// The project.
+    pub project_id: String,
+    /// The original app user id: the customer's id in the API.
+    pub id: String,
+    /// When the customer was first seen.
+    pub first_seen_at: UnixMillis,
+    /// When the customer was last seen by an SDK, if ever.
+    pub last_seen_at: Option<UnixMillis>,
+    /// The app version last seen.
+    pub last_seen_app_version: Option<String>,
+    /// The country last seen (ISO 3166-1 alpha-2).
+    pub last_seen_country: Option<String>,
+    /// The platform last seen (`iOS`, `Android`, …).
+    pub last_seen_platform: Option<String>,
+    /// The platform version last seen.
+    pub last_seen_platform_version: Option<String>,
+    /// An offering assigned to this customer instead of the project's current one.
+    pub offering_id: Option<String>,
+}
+
+/// Another app user id that resolves to a customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerAlias {
+    /// The alias (an app user id).
+    pub id: String,
+    /// When it was linked.
+    pub created_at: UnixMillis,
+}
+
+/// A subscriber attribute (`$email`, or a custom key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// The name.
+    pub name: String,
+    /// The value.
+    pub value: Option<String>,
+    /// When it was last set.
+    pub updated_at: UnixMillis,
+}
+
+/// An entitlement granted to a customer by the project, not bought in a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionalGrant {
+    /// `grant…`.
+    pub id: String,
+    /// The customer's internal key.
+    pub customer_key: String,
+    /// The entitlement granted.
+    pub entitlement_id: String,
+    /// When the grant starts.
+    pub starts_at: UnixMillis,
+    /// When it ends; `None` for lifetime grants.
+    pub expires_at: Option<UnixMillis>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// An entitlement active for a customer now, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveEntitlement {
+    /// The entitlement.
+    pub entitlement_id: String,
+    /// When it stops being active; `None` when it never does.
+    pub expires_at: Option<UnixMillis>,
+}
+
+/// The entitlements active at `now` through promotional grants, ordered by entitlement id.
+/// Where several grants give one entitlement, the one lasting longest wins; lifetime beats all.
+pub fn active_from_grants(grants: &[PromotionalGrant], now: UnixMillis) -> Vec<ActiveEntitlement> {
+    let mut active: std::collections::BTreeMap<&str, Option<UnixMillis>> = Default::default();
+    for grant in grants {
+        let live = grant.starts_at <= now
+            && grant.revoked_at.is_none_or(|revoked| revoked > now)
+            && grant.expires_at.is_none_or(|expires| expires > now);
+        if !live {
+            continue;
+        }
+        active
+            .entry(&grant.entitlement_id)
+            .and_modify(|current| {
+                *current = match (*current, grant.expires_at) {
+                    (None, _) | (_, None) => None,
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                }
+            })
+            .or_insert(grant.expires_at);
+    }
+    active
+        .into_iter()
+        .map(|(entitlement_id, expires_at)| ActiveEntitlement {
+            entitlement_id: entitlement_id.to_string(),
+            expires_at,
+        })
+        .collect()
+}
+
+/// Checks an app user id for a customer created through v2: 1 to 1500 of letters, digits,
+/// `_` and `-` (RevenueCat's rule; SDK ids such as `$RCAnonymousID:…` arrive through v1).
+pub fn customer_id(value: &str, param: &str) -> Result<String, ValidationError> {
+    let valid = !value.is_empty()
+        && value.len() <= 1500
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(ValidationError::new(
+            param,
+            format!("{param} must be 1 to 1500 letters, digits, '_' or '-'"),
+        ))
+    }
+}
+
+/// The `$` attribute names RevenueCat reserves; any other `$` name is refused.
+pub const RESERVED_ATTRIBUTES: &[&str] = &[
+    "$ad",
+    "$adGroup",
+    "$adjustId",
+    "$airbridgeDeviceId",
+    "$airshipChannelId",
+    "$amazonAdId",
+    "$amplitudeDeviceId",
+    "$amplitudeUserId",
+    "$appleRefundHandlingPreference",
+    "$appleAdsAdGroupId",
+    "$appleAdsCampaignId",
+    "$appleAdsKeywordId",
+    "$apnsTokens",
+    "$appsflyerId",
+    "$appsflyerSharingFilter",
+    "$attConsentStatus",
+    "$branchId",
+    "$brazeAliasLabel",
+    "$brazeAliasName",
+    "$campaign",
+    "$clevertapId",
+    "$creative",
+    "$customerioId",
+    "$displayName",
+    "$email",
+    "$fbAnonId",
+    "$fcmTokens",
+    "$firebaseAppInstanceId",
+    "$gpsAdId",
+    "$idfa",
+    "$idfv",
+    "$ip",
+    "$iterableCampaignId",
+    "$iterableTemplateId",
+    "$iterableUserId",
+    "$keyword",
+    "$kochavaDeviceId",
+    "$mediaSource",
+    "$mixpanelDistinctId",
+    "$mparticleId",
+    "$onesignalId",
+    "$onesignalUserId",
+    "$phoneNumber",
+    "$posthogUserId",
+    "$telemetryDeckUserId",
+    "$telemetryDeckAppId",
+    "$segmentId",
+    "$solarEngineDistinctId",
+    "$solarEngineAccountId",
+    "$solarEngineVisitorId",
+    "$tenjinId",
+    "$deviceVersion",
+];
+
+/// Longest attribute value accepted.
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 500;
+
+/// Checks an attribute name and value: a reserved `$` name, or a custom name of 1 to 40
+/// characters starting with a letter (letters, digits, `_`, `-`); values up to 500 characters.
+pub fn attribute(name: &str, value: Option<&str>, param: &str) -> Result<(), ValidationError> {
+    if name.starts_with('$') {
+        if !RESERVED_ATTRIBUTES.contains(&name) {
+            return Err(ValidationError::new(
+                format!("{param}.name"),
+                format!(
+                    "{name:?} is not a reserved attribute; custom names must not start with '$'"
+                ),
+            ));
+        }
+    } else {
+        let mut chars = name.chars();
+        let valid = name.len() <= 40
+            && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(ValidationError::new(
+                format!("{param}.name"),
+                "attribute names are 1 to 40 characters: a letter, then letters, digits, '_' or '-'",
+            ));
+        }
+    }
+    if value.is_some_and(|v| v.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS) {
+        return Err(ValidationError::new(
+            format!("{param}.value"),
+            format!("attribute values are at most {MAX_ATTRIBUTE_VALUE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(
+        entitlement: &str,
+        starts: i64,
+        expires: Option<i64>,
+        revoked: Option<i64>,
+    ) -> PromotionalGrant {
+        PromotionalGrant {
+            id: format!("grant{entitlement}{starts}"),
+            customer_key: "c".into(),
+            entitlement_id: entitlement.into(),
+            starts_at: UnixMillis(starts),
+            expires_at: expires.map(UnixMillis),
+            revoked_at: revoked.map(UnixMillis),
+        }
+    }
+
+    #[test]
+    fn expired_revoked_and_future_grants_do_not_count() {
+        let now = UnixMillis(100);
+        let grants = [
+            grant("expired", 0, Some(100), None),
+            grant("revoked", 0, Some(500), Some(50)),
+            grant("future", 150, Some(500), None),
+            grant("live", 0, Some(101), None),
+        ];
+        assert_eq!(
+            active_from_grants(&grants, now),
+            vec![ActiveEntitlement {
+                entitlement_id: "live".into(),
+                expires_at: Some(UnixMillis(101))
+            }]
+        );
+    }
+
+    #[test]
+    fn longest_grant_wins_and_lifetime_beats_all() {
+        let now = UnixMillis(10);
+        let grants = [
+            grant("pro", 0, Some(50), None),
+            grant("pro", 0, Some(90), None),
+        ];
+        assert_eq!(
+            active_from_grants(&grants, now)[0].expires_at,
+            Some(UnixMillis(90))
+        );
+        let grants = [
+            grant("pro", 0, Some(50), None),
+            grant("pro", 0, None, None),
+            grant("pro", 0, Some(90), None),
+        ];
+        assert_eq!(active_from_grants(&grants, now)[0].expires_at, None);
+        // A revocation later than now has not happened yet.
+        let grants = [grant("pro", 0, Some(50), Some(20))];
+        assert_eq!(active_from_grants(&grants, now).len(), 1);
+    }
+
+    #[test]
+    fn order_of_grants_does_not_matter() {
+        let now = UnixMillis(10);
+        let mut grants = vec![
+            grant("b", 0, Some(30), None),
+            grant("a", 0, None, None),
+            grant("b", 0, Some(60), None),
+            grant("c", 0, Some(5), None),
+        ];
+        let forward = active_from_grants(&grants, now);
+        grants.reverse();
+        assert_eq!(active_from_grants(&grants, now), forward);
+        assert_eq!(forward.len(), 2);
+    }
+
+    #[test]
+    fn attribute_names_and_values() {
+        assert!(attribute("$email", Some("a@b.c"), "attributes[0]").is_ok());
+        assert!(attribute("favorite_color", None, "a").is_ok());
+        assert_eq!(
+            attribute("$madeUp", None, "attributes[1]")
+                .unwrap_err()
+                .param,
+            "attributes[1].name"
+        );
+        assert!(attribute("1abc", None, "a").is_err());
+        assert!(attribute(&"a".repeat(41), None, "a").is_err());
+        assert_eq!(
+            attribute("note", Some(&"x".repeat(501)), "attributes[2]")
+                .unwrap_err()
+                .param,
+            "attributes[2].value"
+        );
+    }
+
+    #[test]
+    fn customer_ids() {
+        assert!(customer_id("user_123-abc", "id").is_ok());
+        assert!(customer_id("", "id").is_err());
+        assert!(customer_id("has space", "id").is_err());
+        assert!(customer_id("$RCAnonymousID:abc", "id").is_err());
+    }
+}
+
+/// A move of a customer's store purchases to another customer (a fact).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// `xfer…`.
+    pub id: String,
+    /// The project.
+    pub project_id: String,
+    /// Whose purchases move.
+    pub source_customer_key: String,
+    /// Who receives them.
+    pub target_customer_key: String,
+    /// Only the purchases of these apps; `None` for all.
+    pub app_ids: Option<Vec<String>>,
+    /// When.
+    pub transferred_at: UnixMillis,
+}

@@ -1,0 +1,254 @@
+//! Customers, aliases, attributes, promotional grants and transfers, for both backends.
+
+/// Expands [`CustomerStore`](crate::CustomerStore) for a backend.
+macro_rules! impl_customer_store {
+    ($storage:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::CustomerStore for $storage {
+            async fn create_customer(
+                &self,
+                customer: &entitled_core::Customer,
+                attributes: &[entitled_core::Attribute],
+            ) -> Result<(), $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(concat!(
+                    "INSERT INTO customers (", $crate::shared::customer_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ))
+                .bind(&customer.key)
+                .bind(&customer.project_id)
+                .bind(&customer.id)
+                .bind(customer.first_seen_at.0)
+                .bind(customer.last_seen_at.map(|t| t.0))
+                .bind(&customer.last_seen_app_version)
+                .bind(&customer.last_seen_country)
+                .bind(&customer.last_seen_platform)
+                .bind(&customer.last_seen_platform_version)
+                .bind(&customer.offering_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO customer_aliases (project_id, alias, customer_key, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&customer.project_id)
+                .bind(&customer.id)
+                .bind(&customer.key)
+                .bind(customer.first_seen_at.0)
+                .execute(&mut *tx)
+                .await?;
+                for attribute in attributes {
+                    upsert_attribute(&mut tx, &customer.key, &attribute.name, attribute.value.as_deref(), attribute.updated_at).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_customer(
+                &self,
+                project_id: &str,
+                id_or_alias: &str,
+            ) -> Result<Option<entitled_core::Customer>, $crate::StorageError> {
+                let sql = concat!(
+                    "SELECT ", $crate::shared::customer_columns!(),
+                    " FROM customers WHERE key = (SELECT customer_key FROM customer_aliases \
+                     WHERE project_id = $1 AND alias = $2)"
+                );
+                let row = sqlx::query(sql)
+                    .bind(project_id)
+                    .bind(id_or_alias)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map($crate::shared::customer_from_row).transpose()
+            }
+
+            async fn list_customers(
+                &self,
+                project_id: &str,
+                search: Option<&str>,
+                page: &$crate::PageRequest,
+            ) -> Result<$crate::Page<entitled_core::Customer>, $crate::StorageError> {
+                let rows = self
+                    .filtered_page_rows($crate::shared::Listing::Customers, project_id, search, page)
+                    .await?;
+                $crate::shared::decode_page(&rows, page.limit, $crate::shared::customer_from_row)
+            }
+
+            async fn delete_customer(&self, customer_key: &str) -> Result<bool, $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                for sql in [
+                    "DELETE FROM customer_transfers WHERE source_customer_key = $1 OR target_customer_key = $1",
+                    "DELETE FROM promotional_grants WHERE customer_key = $1",
+                    "DELETE FROM customer_attributes WHERE customer_key = $1",
+                    "DELETE FROM customer_aliases WHERE customer_key = $1",
+                ] {
+                    sqlx::query(sql).bind(customer_key).execute(&mut *tx).await?;
+                }
+                let deleted = sqlx::query("DELETE FROM customers WHERE key = $1")
+                    .bind(customer_key)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(deleted > 0)
+            }
+
+            async fn list_aliases(
+                &self,
+                customer_key: &str,
+                page: &$crate::PageRequest,
+            ) -> Result<$crate::Page<entitled_core::CustomerAlias>, $crate::StorageError> {
+                let rows = self
+                    .page_rows($crate::shared::Listing::AliasesOfCustomer, customer_key, page)
+                    .await?;
+                $crate::shared::decode_page(&rows, page.limit, $crate::shared::alias_from_row)
+            }
+
+            async fn list_attributes(
+                &self,
+                customer_key: &str,
+                page: &$crate::PageRequest,
+            ) -> Result<$crate::Page<entitled_core::Attribute>, $crate::StorageError> {
+                let rows = self
+                    .page_rows($crate::shared::Listing::AttributesOfCustomer, customer_key, page)
+                    .await?;
+                $crate::shared::decode_page(&rows, page.limit, $crate::shared::attribute_from_row)
+            }
+
+            async fn set_attributes(
+                &self,
+                customer_key: &str,
+                attributes: &[(String, Option<String>)],
+                now: entitled_core::UnixMillis,
+            ) -> Result<(), $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                for (name, value) in attributes {
+                    match value {
+                        Some(value) => upsert_attribute(&mut tx, customer_key, name, Some(value), now).await?,
+                        None => {
+                            sqlx::query("DELETE FROM customer_attributes WHERE customer_key = $1 AND name = $2")
+                                .bind(customer_key)
+                                .bind(name)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn add_grant(
+                &self,
+                grant: &entitled_core::PromotionalGrant,
+            ) -> Result<(), $crate::StorageError> {
+                sqlx::query(
+                    "INSERT INTO promotional_grants (id, customer_key, entitlement_id, starts_at, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&grant.id)
+                .bind(&grant.customer_key)
+                .bind(&grant.entitlement_id)
+                .bind(grant.starts_at.0)
+                .bind(grant.expires_at.map(|t| t.0))
+                .bind(grant.revoked_at.map(|t| t.0))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_grants(
+                &self,
+                customer_key: &str,
+                entitlement_id: &str,
+                now: entitled_core::UnixMillis,
+            ) -> Result<u64, $crate::StorageError> {
+                Ok(sqlx::query(
+                    "UPDATE promotional_grants SET revoked_at = $3 \
+                     WHERE customer_key = $1 AND entitlement_id = $2 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $3)",
+                )
+                .bind(customer_key)
+                .bind(entitlement_id)
+                .bind(now.0)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn grants_of(
+                &self,
+                customer_key: &str,
+            ) -> Result<Vec<entitled_core::PromotionalGrant>, $crate::StorageError> {
+                let rows = sqlx::query(
+                    "SELECT id, customer_key, entitlement_id, starts_at, expires_at, revoked_at \
+                     FROM promotional_grants WHERE customer_key = $1 ORDER BY seq",
+                )
+                .bind(customer_key)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map($crate::shared::grant_from_row).collect()
+            }
+
+            async fn assign_offering(
+                &self,
+                project_id: &str,
+                customer_key: &str,
+                offering_id: Option<&str>,
+            ) -> Result<(), $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                if let Some(offering_id) = offering_id {
+                    require(&mut tx, "SELECT 1 AS found FROM offerings WHERE project_id = $1 AND id = $2",
+                        project_id, offering_id, "offering").await?;
+                }
+                sqlx::query("UPDATE customers SET offering_id = $2 WHERE key = $1")
+                    .bind(customer_key)
+                    .bind(offering_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_transfer(
+                &self,
+                transfer: &entitled_core::Transfer,
+            ) -> Result<(), $crate::StorageError> {
+                sqlx::query(
+                    "INSERT INTO customer_transfers (id, project_id, source_customer_key, target_customer_key, \
+                     app_ids, transferred_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&transfer.id)
+                .bind(&transfer.project_id)
+                .bind(&transfer.source_customer_key)
+                .bind(&transfer.target_customer_key)
+                .bind(transfer.app_ids.as_ref().map(|ids| $crate::shared::json_ids(ids)))
+                .bind(transfer.transferred_at.0)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        async fn upsert_attribute(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            customer_key: &str,
+            name: &str,
+            value: Option<&str>,
+            now: entitled_core::UnixMillis,
+        ) -> Result<(), $crate::StorageError> {
+            sqlx::query(
+                "INSERT INTO customer_attributes (customer_key, name, value, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (customer_key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(customer_key)
+            .bind(name)
+            .bind(value)
+            .bind(now.0)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use impl_customer_store;
