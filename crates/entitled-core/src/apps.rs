@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::validation::ValidationError;
 
 /// The store an app belongs to. Names are RevenueCat's `App.type` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AppType {
     /// Apple's App Store (iOS, iPadOS, macOS via StoreKit).
@@ -15,6 +15,7 @@ pub enum AppType {
     /// Stripe (web purchases).
     Stripe,
     /// entitled's own store for testing purchase flows with no real store.
+    #[default]
     TestStore,
 }
 

@@ -31,6 +31,10 @@ pub struct App {
     pub bundle_id: Option<String>,
     /// Play package name, for `play_store` apps.
     pub package_name: Option<String>,
+    /// Connected Stripe account, for `stripe` apps.
+    pub stripe_account_id: Option<String>,
+    /// Names of the store credentials set (e.g. `app_store.shared_secret`); never the values.
+    pub credential_names: Vec<String>,
     /// When it was created.
     pub created_at: UnixMillis,
 }

@@ -1,6 +1,8 @@
 //! Creating and revoking projects, apps and keys: the operations behind both the v2
 //! endpoints and the `entitled` admin commands, so both behave the same.
 
+use std::collections::BTreeMap;
+
 use entitled_core::keys::SECRET_KEY_PREFIX;
 use entitled_core::validation::{display_name, reverse_dns};
 use entitled_core::{
@@ -10,13 +12,14 @@ use entitled_core::{
 use entitled_storage::{BootstrapSeed, Storage};
 use serde_json::json;
 
+use crate::credentials::Sealer;
 use crate::error::ApiError;
 
 /// Longest project, app or key name accepted.
 pub const MAX_NAME_CHARS: usize = 255;
 
 /// A request to create an app, before validation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewApp {
     /// Display name.
     pub name: String,
@@ -26,6 +29,62 @@ pub struct NewApp {
     pub bundle_id: Option<String>,
     /// Package name (Play apps only).
     pub package_name: Option<String>,
+    /// Connected Stripe account (Stripe apps only).
+    pub stripe_account_id: Option<String>,
+    /// Store credentials by dotted name (e.g. `app_store.shared_secret`).
+    pub credentials: BTreeMap<String, String>,
+}
+
+/// Changes to an app; `None` leaves a field as it is. Credentials merge into those set.
+#[derive(Debug, Clone, Default)]
+pub struct AppChanges {
+    /// New display name.
+    pub name: Option<String>,
+    /// New bundle id (App Store apps).
+    pub bundle_id: Option<String>,
+    /// New package name (Play apps).
+    pub package_name: Option<String>,
+    /// New Stripe account (Stripe apps).
+    pub stripe_account_id: Option<String>,
+    /// Credentials to set, by dotted name.
+    pub credentials: BTreeMap<String, String>,
+}
+
+/// Checks that credentials fit the app's store and their own shapes.
+fn check_credentials(
+    app_type: AppType,
+    credentials: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    for (name, value) in credentials {
+        let store = name.split('.').next().unwrap_or_default();
+        if store != app_type.as_str() {
+            return Err(ApiError::parameter(
+                name.clone(),
+                format!("{name} does not apply to {} apps", app_type.as_str()),
+            ));
+        }
+        crate::credentials::validate(name, value)?;
+    }
+    Ok(())
+}
+
+/// Seals `credentials` merged over what `sealed` holds; returns the new blob and the names.
+fn seal_merged(
+    sealer: Option<&Sealer>,
+    app_id: &str,
+    sealed: Option<&str>,
+    credentials: BTreeMap<String, String>,
+) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let Some(sealer) = sealer else {
+        return Err(crate::credentials::no_secrets_key());
+    };
+    let mut all = match sealed {
+        Some(sealed) => sealer.open(app_id, sealed)?,
+        None => BTreeMap::new(),
+    };
+    all.extend(credentials);
+    let names = all.keys().cloned().collect();
+    Ok((Some(sealer.seal(app_id, &all)?), names))
 }
 
 /// A created key and its plaintext, which exists only in this value.
@@ -135,6 +194,16 @@ pub fn validate_app(
             "only play_store apps have a package name",
         ));
     }
+    let stripe_account_id = new
+        .stripe_account_id
+        .map(|a| stripe_account(&a))
+        .transpose()?;
+    if stripe_account_id.is_some() && new.app_type != AppType::Stripe {
+        return Err(ValidationError::new(
+            "stripe",
+            "only stripe apps have a Stripe account",
+        ));
+    }
     Ok(App {
         id: new_id(IdKind::App),
         project_id: project_id.to_string(),
@@ -142,8 +211,26 @@ pub fn validate_app(
         app_type: new.app_type,
         bundle_id,
         package_name,
+        stripe_account_id,
+        credential_names: Vec::new(),
         created_at: now,
     })
+}
+
+/// Checks a Stripe account id (`acct_…`).
+fn stripe_account(value: &str) -> Result<String, ValidationError> {
+    let valid = value.len() <= 255
+        && value.strip_prefix("acct_").is_some_and(|rest| {
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(ValidationError::new(
+            "stripe.stripe_account_id",
+            "stripe.stripe_account_id must look like acct_1A2b3C",
+        ))
+    }
 }
 
 /// Creates a project.
@@ -164,15 +251,25 @@ pub async fn create_project(
 /// Creates an app of an existing project, with its public SDK key.
 pub async fn create_app(
     storage: &dyn Storage,
+    sealer: Option<&Sealer>,
     project_id: &str,
-    new: NewApp,
+    mut new: NewApp,
     actor: &Actor,
     now: UnixMillis,
 ) -> Result<(App, IssuedKey), ApiError> {
     if storage.get_project(project_id).await?.is_none() {
         return Err(ApiError::not_found("Project"));
     }
-    let app = validate_app(project_id, new, now)?;
+    let credentials = std::mem::take(&mut new.credentials);
+    check_credentials(new.app_type, &credentials)?;
+    let mut app = validate_app(project_id, new, now)?;
+    let sealed = if credentials.is_empty() {
+        None
+    } else {
+        let (sealed, names) = seal_merged(sealer, &app.id, None, credentials)?;
+        app.credential_names = names;
+        sealed
+    };
     let key = public_key_for(&app, now);
     let audit = AuditEntry::new(
         project_id,
@@ -181,10 +278,79 @@ pub async fn create_app(
         "created",
         actor,
         now,
-        json!({"name": app.name, "type": app.app_type.as_str()}),
+        json!({"name": app.name, "type": app.app_type.as_str(), "credentials_set": app.credential_names}),
     );
-    storage.create_app(&app, &key.record, &audit).await?;
+    storage
+        .create_app(&app, sealed.as_deref(), &key.record, &audit)
+        .await?;
     Ok((app, key))
+}
+
+/// Changes an app; credentials given are validated, merged with those set, and sealed.
+pub async fn update_app(
+    storage: &dyn Storage,
+    sealer: Option<&Sealer>,
+    project_id: &str,
+    app_id: &str,
+    changes: AppChanges,
+    actor: &Actor,
+    now: UnixMillis,
+) -> Result<App, ApiError> {
+    let mut app = storage
+        .get_app(project_id, app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("App"))?;
+    if let Some(name) = changes.name {
+        app.name = display_name(&name, "name", MAX_NAME_CHARS)?;
+    }
+    let mismatch = |field: &str, store: AppType| {
+        ApiError::parameter(field, format!("only {} apps have {field}", store.as_str()))
+    };
+    if let Some(bundle_id) = changes.bundle_id {
+        if app.app_type != AppType::AppStore {
+            return Err(mismatch("app_store", AppType::AppStore));
+        }
+        app.bundle_id = Some(reverse_dns(&bundle_id, "app_store.bundle_id")?);
+    }
+    if let Some(package_name) = changes.package_name {
+        if app.app_type != AppType::PlayStore {
+            return Err(mismatch("play_store", AppType::PlayStore));
+        }
+        app.package_name = Some(reverse_dns(&package_name, "play_store.package_name")?);
+    }
+    if let Some(account) = changes.stripe_account_id {
+        if app.app_type != AppType::Stripe {
+            return Err(mismatch("stripe", AppType::Stripe));
+        }
+        app.stripe_account_id = Some(stripe_account(&account)?);
+    }
+    check_credentials(app.app_type, &changes.credentials)?;
+    let current = storage.app_credentials(project_id, app_id).await?;
+    let sealed = if changes.credentials.is_empty() {
+        current
+    } else {
+        let changed: Vec<&String> = changes.credentials.keys().collect();
+        tracing::info!(app = %app.id, credentials = ?changed, "credentials updated");
+        let (sealed, names) = seal_merged(
+            sealer,
+            &app.id,
+            current.as_deref(),
+            changes.credentials.clone(),
+        )?;
+        app.credential_names = names;
+        sealed
+    };
+    let audit = AuditEntry::new(
+        project_id,
+        "app",
+        &app.id,
+        "updated",
+        actor,
+        now,
+        json!({"name": app.name, "credentials_changed": changes.credentials.keys().collect::<Vec<_>>()}),
+    );
+    storage.update_app(&app, sealed.as_deref(), &audit).await?;
+    Ok(app)
 }
 
 /// Deletes an app with its public key and products; 404 when there is no such app.
@@ -281,8 +447,7 @@ pub async fn bootstrap(
         NewApp {
             name: "Test Store".to_string(),
             app_type: AppType::TestStore,
-            bundle_id: None,
-            package_name: None,
+            ..NewApp::default()
         },
         now,
     )?;
@@ -321,6 +486,7 @@ mod tests {
             app_type,
             bundle_id: bundle.map(Into::into),
             package_name: package.map(Into::into),
+            ..NewApp::default()
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod credentials;
 pub mod drain;
 pub mod error;
 pub mod expand;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Shutdown state: while draining, new requests get 503.
     pub drain: Arc<Drain>,
+    /// Seals store credentials; `None` when no secrets key is configured.
+    pub sealer: Option<Arc<credentials::Sealer>>,
 }
 
 impl AppState {
@@ -132,6 +135,7 @@ mod tests {
             storage,
             clock: system_clock(),
             drain: Arc::new(Drain::new()),
+            sealer: None,
         };
         let (routes, _) = OpenApiRouter::new()
             .routes(routes!(explode))

@@ -48,7 +48,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v2::coffee::brew))
         .routes(routes!(v2::projects::list_projects))
         .routes(routes!(v2::apps::list_apps, v2::apps::create_app))
-        .routes(routes!(v2::apps::get_app, v2::apps::delete_app))
+        .routes(routes!(
+            v2::apps::get_app,
+            v2::apps::update_app,
+            v2::apps::delete_app
+        ))
+        .routes(routes!(v2::apps::list_public_api_keys))
         .routes(routes!(
             v2::api_keys::list_api_keys,
             v2::api_keys::create_api_key

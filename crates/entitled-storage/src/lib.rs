@@ -87,13 +87,27 @@ pub trait ProjectStore: Send + Sync + 'static {
     /// A project by id.
     async fn get_project(&self, id: &str) -> Result<Option<Project>, StorageError>;
 
-    /// Creates an app together with its public SDK key.
+    /// Creates an app (with its sealed store credentials, if any) and its public SDK key.
     async fn create_app(
         &self,
         app: &App,
+        sealed_credentials: Option<&str>,
         public_key: &ApiKey,
         audit: &AuditEntry,
     ) -> Result<(), StorageError>;
+    /// Replaces an app's changeable fields and sealed credentials.
+    async fn update_app(
+        &self,
+        app: &App,
+        sealed_credentials: Option<&str>,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// An app's sealed store credentials, if any were set.
+    async fn app_credentials(
+        &self,
+        project_id: &str,
+        app_id: &str,
+    ) -> Result<Option<String>, StorageError>;
     /// An app of a project.
     async fn get_app(&self, project_id: &str, app_id: &str) -> Result<Option<App>, StorageError>;
     /// A page of a project's apps.
@@ -132,6 +146,12 @@ pub trait ProjectStore: Send + Sync + 'static {
         now: UnixMillis,
         audit: &AuditEntry,
     ) -> Result<bool, StorageError>;
+    /// The public SDK keys of an app.
+    async fn public_keys_of_app(
+        &self,
+        project_id: &str,
+        app_id: &str,
+    ) -> Result<Vec<ApiKey>, StorageError>;
     /// The keys whose lookup matches, for authenticating a presented key.
     async fn find_keys_by_lookup(&self, lookup: &str) -> Result<Vec<ApiKey>, StorageError>;
 }

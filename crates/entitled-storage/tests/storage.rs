@@ -69,6 +69,8 @@ on_both_backends!(
     revoking_is_once_and_scoped_to_the_project,
     duplicate_ids_conflict,
     corrupt_rows_are_internal_errors,
+    app_updates_keep_sealed_credentials_apart,
+    mutations_and_their_audit_entries_commit_together,
 );
 
 const T0: UnixMillis = UnixMillis(1_790_000_000_000);
@@ -101,6 +103,8 @@ fn app(project: &Project, name: &str) -> App {
         app_type: AppType::AppStore,
         bundle_id: Some("com.example.app".into()),
         package_name: None,
+        stripe_account_id: None,
+        credential_names: Vec::new(),
         created_at: T0,
     }
 }
@@ -191,7 +195,7 @@ async fn projects_apps_and_keys_round_trip(subject: &Subject) {
     let app = app(&project, "iOS");
     let (public_key, plaintext) = key(&project, Some(&app));
     storage
-        .create_app(&app, &public_key, &audit(&project))
+        .create_app(&app, None, &public_key, &audit(&project))
         .await
         .unwrap();
     assert_eq!(
@@ -242,7 +246,7 @@ async fn lists_page_in_creation_order(subject: &Subject) {
         let app = app(&project, &format!("app {i}"));
         let (k, _) = key(&project, Some(&app));
         storage
-            .create_app(&app, &k, &audit(&project))
+            .create_app(&app, None, &k, &audit(&project))
             .await
             .unwrap();
         created.push(app.id);
@@ -266,7 +270,7 @@ async fn lists_page_in_creation_order(subject: &Subject) {
             let late = app(&project, "late");
             let (k, _) = key(&project, Some(&late));
             storage
-                .create_app(&late, &k, &audit(&project))
+                .create_app(&late, None, &k, &audit(&project))
                 .await
                 .unwrap();
             created.push(late.id);
@@ -303,7 +307,7 @@ async fn deleting_an_app_removes_its_keys(subject: &Subject) {
     let app = app(&project, "A");
     let (k, _) = key(&project, Some(&app));
     storage
-        .create_app(&app, &k, &audit(&project))
+        .create_app(&app, None, &k, &audit(&project))
         .await
         .unwrap();
     assert!(
@@ -378,12 +382,12 @@ async fn duplicate_ids_conflict(subject: &Subject) {
     let app = app(&project, "A");
     let (k1, _) = key(&project, Some(&app));
     storage
-        .create_app(&app, &k1, &audit(&project))
+        .create_app(&app, None, &k1, &audit(&project))
         .await
         .unwrap();
     let (k2, _) = key(&project, Some(&app));
     let err = storage
-        .create_app(&app, &k2, &audit(&project))
+        .create_app(&app, None, &k2, &audit(&project))
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
@@ -403,7 +407,7 @@ async fn corrupt_rows_are_internal_errors(subject: &Subject) {
     let app = app(&project, "A");
     let (k, _) = key(&project, Some(&app));
     storage
-        .create_app(&app, &k, &audit(&project))
+        .create_app(&app, None, &k, &audit(&project))
         .await
         .unwrap();
     entitled_testkit::raw::execute(
@@ -420,4 +424,93 @@ async fn corrupt_rows_are_internal_errors(subject: &Subject) {
     .await;
     let err = storage.find_keys_by_lookup(&k.lookup).await.unwrap_err();
     assert!(matches!(err, StorageError::Internal(_)), "{err:?}");
+}
+
+async fn app_updates_keep_sealed_credentials_apart(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let mut app = app(&project, "A");
+    app.credential_names = vec!["app_store.shared_secret".into()];
+    let (k, _) = key(&project, Some(&app));
+    storage
+        .create_app(&app, Some("sealed-1"), &k, &audit(&project))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage
+            .app_credentials(&project.id, &app.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sealed-1")
+    );
+    app.name = "Renamed".into();
+    app.credential_names
+        .push("app_store.subscription_key_id".into());
+    storage
+        .update_app(&app, Some("sealed-2"), &audit(&project))
+        .await
+        .unwrap();
+    let stored = storage
+        .get_app(&project.id, &app.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, app);
+    assert_eq!(
+        storage
+            .app_credentials(&project.id, &app.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sealed-2")
+    );
+    let mut stranger = app.clone();
+    stranger.project_id = "projother".into();
+    let err = storage
+        .update_app(&stranger, None, &audit(&project))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::NotFound("app")), "{err:?}");
+    let err = storage
+        .app_credentials("projother", &app.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::NotFound("app")), "{err:?}");
+}
+
+async fn mutations_and_their_audit_entries_commit_together(subject: &Subject) {
+    let storage = subject.storage.clone();
+    let project = project("P");
+    storage.create_project(&project).await.unwrap();
+    let app = app(&project, "A");
+    let (k1, _) = key(&project, Some(&app));
+    storage
+        .create_app(&app, None, &k1, &audit(&project))
+        .await
+        .unwrap();
+    // A create that conflicts writes no audit entry either.
+    let (k2, _) = key(&project, Some(&app));
+    assert!(
+        storage
+            .create_app(&app, None, &k2, &audit(&project))
+            .await
+            .is_err()
+    );
+    // Deleting nothing records nothing.
+    assert!(
+        !storage
+            .delete_app(&project.id, "appnope", &audit(&project))
+            .await
+            .unwrap()
+    );
+    let page = PageRequest {
+        starting_after: None,
+        limit: 10,
+    };
+    let log = storage.list_audit_logs(&project.id, &page).await.unwrap();
+    assert_eq!(log.items.len(), 1);
+    assert_eq!(log.items[0].additional_data, serde_json::json!({"n": 1}));
+    assert_eq!(log.items[0].actor, Actor::CommandLine);
 }

@@ -47,6 +47,9 @@ pub enum AppsCommand {
         /// Package name (play_store apps).
         #[arg(long)]
         package_name: Option<String>,
+        /// Connected Stripe account, acct_… (stripe apps).
+        #[arg(long)]
+        stripe_account_id: Option<String>,
     },
 }
 
@@ -116,6 +119,7 @@ pub async fn apps(config: &Config, command: AppsCommand) -> anyhow::Result<()> {
             name,
             bundle_id,
             package_name,
+            stripe_account_id,
         } => {
             let app_type = AppType::parse(&app_type, "--type").map_err(|e| anyhow!(e.message))?;
             let new = NewApp {
@@ -123,11 +127,19 @@ pub async fn apps(config: &Config, command: AppsCommand) -> anyhow::Result<()> {
                 app_type,
                 bundle_id,
                 package_name,
+                stripe_account_id,
+                ..NewApp::default()
             };
-            let (app, key) =
-                admin::create_app(storage.as_ref(), &project, new, &Actor::CommandLine, now)
-                    .await
-                    .map_err(explain)?;
+            let (app, key) = admin::create_app(
+                storage.as_ref(),
+                None,
+                &project,
+                new,
+                &Actor::CommandLine,
+                now,
+            )
+            .await
+            .map_err(explain)?;
             let mut view = AppView::from(app);
             view.public_api_key = Some(key.plaintext);
             print_json(&view)

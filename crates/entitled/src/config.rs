@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Everything `entitled` can be configured with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on (`ENTITLED_LISTEN`).
@@ -25,6 +25,9 @@ pub struct Config {
     pub drain_timeout_secs: u64,
     /// Log format on stderr: `json` or `text` (`ENTITLED_LOG_FORMAT`).
     pub log_format: String,
+    /// 64 hex characters that seal store credentials (`ENTITLED_SECRETS_KEY`); without it,
+    /// apps cannot be given credentials.
+    pub secrets_key: Option<String>,
 }
 
 impl Default for Config {
@@ -35,7 +38,21 @@ impl Default for Config {
             body_limit_bytes: 1024 * 1024,
             drain_timeout_secs: 30,
             log_format: "json".to_string(),
+            secrets_key: None,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &entitled_storage::redact_url(&self.database))
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("drain_timeout_secs", &self.drain_timeout_secs)
+            .field("log_format", &self.log_format)
+            .field("secrets_key", &self.secrets_key.as_ref().map(|_| "***"))
+            .finish()
     }
 }
 
@@ -50,6 +67,8 @@ pub struct FlagOverrides {
     pub body_limit_bytes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drain_timeout_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_key: Option<String>,
 }
 
 /// Loads the configuration from its four layers.
@@ -76,6 +95,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "body_limit_bytes",
             "drain_timeout_secs",
             "log_format",
+            "secrets_key",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()
@@ -130,6 +150,23 @@ mod tests {
             assert_eq!(from_flags.listen, "0.0.0.0:3");
             assert_eq!(from_flags.database, "sqlite://flag.db");
             assert_eq!(from_flags.drain_timeout_secs, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_secrets_key_never_shows_in_debug_output() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ENTITLED_SECRETS_KEY", "ab".repeat(32));
+            jail.set_env("DATABASE_URL", "postgres://u:hunter2@db/x");
+            let config = load(None, &FlagOverrides::default())?;
+            assert_eq!(
+                config.secrets_key.as_deref(),
+                Some("ab".repeat(32).as_str())
+            );
+            let shown = format!("{config:?}");
+            assert!(!shown.contains("abab"), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
             Ok(())
         });
     }

@@ -41,6 +41,10 @@ enum Command {
         /// [env: ENTITLED_DRAIN_TIMEOUT_SECS]
         #[arg(long)]
         drain_timeout_secs: Option<u64>,
+        /// 64 hex characters that seal store credentials; prefer the environment variable,
+        /// which other users cannot see in the process list [env: ENTITLED_SECRETS_KEY]
+        #[arg(long)]
+        secrets_key: Option<String>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -65,11 +69,13 @@ fn main() -> ExitCode {
         listen,
         body_limit_bytes,
         drain_timeout_secs,
+        secrets_key,
     } = &cli.command
     {
         flags.listen = listen.clone();
         flags.body_limit_bytes = *body_limit_bytes;
         flags.drain_timeout_secs = *drain_timeout_secs;
+        flags.secrets_key = secrets_key.clone();
     }
     let config = match config::load(cli.config.as_deref(), &flags) {
         Ok(config) => config,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use entitled_server::credentials::Sealer;
 use entitled_server::{AppState, Drain, HttpConfig, admin, app, system_clock};
 use entitled_storage::{Storage, redact_url};
 use tokio::net::TcpListener;
@@ -69,10 +70,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     let drain = Arc::new(Drain::new());
+    let sealer = match &config.secrets_key {
+        Some(key) => Some(Arc::new(
+            Sealer::from_hex(key).map_err(|e| anyhow::anyhow!("ENTITLED_SECRETS_KEY: {e}"))?,
+        )),
+        None => None,
+    };
     let state = AppState {
         storage,
         clock,
         drain: drain.clone(),
+        sealer,
     };
     let http = HttpConfig {
         body_limit_bytes: config.body_limit_bytes,

@@ -69,7 +69,8 @@ pub(crate) use project_columns;
 /// The columns [`app_from_row`] reads.
 macro_rules! app_columns {
     () => {
-        "id, project_id, name, app_type, bundle_id, package_name, created_at"
+        "id, project_id, name, app_type, bundle_id, package_name, stripe_account_id, \
+         credential_names, created_at"
     };
 }
 pub(crate) use app_columns;
@@ -100,6 +101,13 @@ pub(crate) fn app_from_row<R: RowExt>(row: &R) -> Result<App, StorageError> {
         app_type,
         bundle_id: row.opt_text("bundle_id")?,
         package_name: row.opt_text("package_name")?,
+        stripe_account_id: row.opt_text("stripe_account_id")?,
+        credential_names: row
+            .text("credential_names")?
+            .split(',')
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect(),
         created_at: UnixMillis(row.int("created_at")?),
     })
 }

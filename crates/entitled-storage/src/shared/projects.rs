@@ -36,7 +36,7 @@ macro_rules! impl_project_store {
                     return Ok(false);
                 }
                 insert_project(&mut tx, &seed.project).await?;
-                insert_app(&mut tx, &seed.app).await?;
+                insert_app(&mut tx, &seed.app, None).await?;
                 insert_key(&mut tx, &seed.public_key).await?;
                 insert_key(&mut tx, &seed.secret_key).await?;
                 tx.commit().await?;
@@ -65,11 +65,12 @@ macro_rules! impl_project_store {
             async fn create_app(
                 &self,
                 app: &entitled_core::App,
+                sealed_credentials: Option<&str>,
                 public_key: &entitled_core::ApiKey,
                 audit: &entitled_core::AuditEntry,
             ) -> Result<(), $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
-                insert_app(&mut tx, app).await?;
+                insert_app(&mut tx, app, sealed_credentials).await?;
                 insert_key(&mut tx, public_key).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -99,6 +100,52 @@ macro_rules! impl_project_store {
                     .page_rows($crate::shared::Listing::Apps, project_id, page)
                     .await?;
                 $crate::shared::decode_page(&rows, page.limit, $crate::shared::app_from_row)
+            }
+
+            async fn update_app(
+                &self,
+                app: &entitled_core::App,
+                sealed_credentials: Option<&str>,
+                audit: &entitled_core::AuditEntry,
+            ) -> Result<(), $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query(
+                    "UPDATE apps SET name = $3, bundle_id = $4, package_name = $5, stripe_account_id = $6, \
+                     credential_names = $7, sealed_credentials = $8 WHERE project_id = $1 AND id = $2",
+                )
+                .bind(&app.project_id)
+                .bind(&app.id)
+                .bind(&app.name)
+                .bind(&app.bundle_id)
+                .bind(&app.package_name)
+                .bind(&app.stripe_account_id)
+                .bind(app.credential_names.join(","))
+                .bind(sealed_credentials)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    return Err($crate::StorageError::NotFound("app"));
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn app_credentials(
+                &self,
+                project_id: &str,
+                app_id: &str,
+            ) -> Result<Option<String>, $crate::StorageError> {
+                let row = sqlx::query(
+                    "SELECT sealed_credentials FROM apps WHERE project_id = $1 AND id = $2",
+                )
+                .bind(project_id)
+                .bind(app_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or($crate::StorageError::NotFound("app"))?;
+                $crate::shared::RowExt::opt_text(&row, "sealed_credentials")
             }
 
             async fn delete_app(
@@ -190,6 +237,23 @@ macro_rules! impl_project_store {
                 Ok(true)
             }
 
+            async fn public_keys_of_app(
+                &self,
+                project_id: &str,
+                app_id: &str,
+            ) -> Result<Vec<entitled_core::ApiKey>, $crate::StorageError> {
+                let sql = concat!(
+                    "SELECT ", $crate::shared::key_columns!(),
+                    " FROM api_keys WHERE project_id = $1 AND app_id = $2 AND kind = 'public' ORDER BY seq"
+                );
+                let rows = sqlx::query(sql)
+                    .bind(project_id)
+                    .bind(app_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::shared::key_from_row).collect()
+            }
+
             async fn find_keys_by_lookup(
                 &self,
                 lookup: &str,
@@ -259,10 +323,12 @@ macro_rules! impl_project_store {
         async fn insert_app(
             tx: &mut sqlx::Transaction<'_, Db>,
             app: &entitled_core::App,
+            sealed_credentials: Option<&str>,
         ) -> Result<(), $crate::StorageError> {
             sqlx::query(
-                "INSERT INTO apps (id, project_id, name, app_type, bundle_id, package_name, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO apps (id, project_id, name, app_type, bundle_id, package_name, \
+                 stripe_account_id, credential_names, sealed_credentials, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&app.id)
             .bind(&app.project_id)
@@ -270,6 +336,9 @@ macro_rules! impl_project_store {
             .bind(app.app_type.as_str())
             .bind(&app.bundle_id)
             .bind(&app.package_name)
+            .bind(&app.stripe_account_id)
+            .bind(app.credential_names.join(","))
+            .bind(sealed_credentials)
             .bind(app.created_at.0)
             .execute(&mut **tx)
             .await?;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin_cli;
+mod app_credentials;
 mod auth;
 mod bodies;
 mod catalog;

@@ -16,7 +16,12 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/v2/projects/{project_id}/apps"),
     ("post", "/v2/projects/{project_id}/apps"),
     ("get", "/v2/projects/{project_id}/apps/{app_id}"),
+    ("post", "/v2/projects/{project_id}/apps/{app_id}"),
     ("delete", "/v2/projects/{project_id}/apps/{app_id}"),
+    (
+        "get",
+        "/v2/projects/{project_id}/apps/{app_id}/public_api_keys",
+    ),
     ("get", "/v2/projects/{project_id}/api_keys"),
     ("post", "/v2/projects/{project_id}/api_keys"),
     ("get", "/v2/projects/{project_id}/api_keys/{key_id}"),
