@@ -3,6 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::conformance::assert_conforms_or_own;
 use crate::helpers::{TestServer, assert_v2_error, on_both_backends, send};
 
 on_both_backends!(
@@ -22,6 +23,7 @@ async fn create_app(server: &TestServer, body: Value) -> Value {
     )
     .await;
     assert_eq!(status, 201, "{created}");
+    assert_conforms_or_own("POST", "/projects/{project_id}/apps", status, &created, &[]);
     created
 }
 
@@ -38,6 +40,7 @@ async fn apps_are_created_read_listed_and_deleted(server: &TestServer) {
 
     let (status, _, fetched) = send(server.secret(Method::GET, &path)).await;
     assert_eq!(status, 200);
+    assert_conforms_or_own("GET", "/projects/{project_id}/apps/{app_id}", status, &fetched, &[]);
     assert_eq!(fetched["name"], "Sandbox");
     assert!(
         fetched.get("public_api_key").is_none(),
@@ -46,6 +49,7 @@ async fn apps_are_created_read_listed_and_deleted(server: &TestServer) {
 
     let (status, _, list) = send(server.secret(Method::GET, &server.project_path("/apps"))).await;
     assert_eq!(status, 200);
+    assert_conforms_or_own("GET", "/projects/{project_id}/apps", status, &list, &[]);
     assert_eq!(list["object"], "list");
     assert_eq!(list["url"], server.project_path("/apps"));
     let ids: Vec<&str> = list["items"]
@@ -63,6 +67,7 @@ async fn apps_are_created_read_listed_and_deleted(server: &TestServer) {
     assert_eq!(body, Value::Null);
     let (status, _, body) = send(server.secret(Method::GET, &path)).await;
     assert_v2_error(status, &body, 404, "resource_missing");
+    assert_conforms_or_own("GET", "/projects/{project_id}/apps/{app_id}", status, &body, &[]);
     let (status, _, body) = send(server.secret(Method::DELETE, &path)).await;
     assert_v2_error(status, &body, 404, "resource_missing");
 }
@@ -190,6 +195,7 @@ async fn api_keys_never_show_the_key_after_creation(server: &TestServer) {
 async fn projects_list_shows_the_key_project(server: &TestServer) {
     let (status, _, list) = send(server.secret(Method::GET, "/v2/projects")).await;
     assert_eq!(status, 200);
+    assert_conforms_or_own("GET", "/projects", status, &list, &[]);
     assert_eq!(list["items"][0]["id"], server.project_id.as_str());
     assert_eq!(list["items"][0]["name"], "default");
     assert_eq!(list["items"][0]["object"], "project");
