@@ -40,7 +40,13 @@ async fn apps_are_created_read_listed_and_deleted(server: &TestServer) {
 
     let (status, _, fetched) = send(server.secret(Method::GET, &path)).await;
     assert_eq!(status, 200);
-    assert_conforms_or_own("GET", "/projects/{project_id}/apps/{app_id}", status, &fetched, &[]);
+    assert_conforms_or_own(
+        "GET",
+        "/projects/{project_id}/apps/{app_id}",
+        status,
+        &fetched,
+        &[],
+    );
     assert_eq!(fetched["name"], "Sandbox");
     assert!(
         fetched.get("public_api_key").is_none(),
@@ -67,7 +73,13 @@ async fn apps_are_created_read_listed_and_deleted(server: &TestServer) {
     assert_eq!(body, Value::Null);
     let (status, _, body) = send(server.secret(Method::GET, &path)).await;
     assert_v2_error(status, &body, 404, "resource_missing");
-    assert_conforms_or_own("GET", "/projects/{project_id}/apps/{app_id}", status, &body, &[]);
+    assert_conforms_or_own(
+        "GET",
+        "/projects/{project_id}/apps/{app_id}",
+        status,
+        &body,
+        &[],
+    );
     let (status, _, body) = send(server.secret(Method::DELETE, &path)).await;
     assert_v2_error(status, &body, 404, "resource_missing");
 }
