@@ -714,6 +714,33 @@ async fn packages_hold_one_product_per_app(server: &TestServer) {
         "pro.monthly"
     );
 
+    let (status, listed) = call(
+        server,
+        Method::GET,
+        "/projects/{project_id}/offerings/{offering_id}/packages",
+        &format!("/offerings/{default}/packages?expand=items.product"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed["items"][0]["products"]["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (status, unexpanded) = call(
+        server,
+        Method::GET,
+        "/projects/{project_id}/offerings/{offering_id}/packages",
+        &format!("/offerings/{default}/packages"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(unexpanded["items"][0].get("products").is_none());
+
     let (status, updated) = call(
         server,
         Method::POST,
