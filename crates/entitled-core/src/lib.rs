@@ -4,9 +4,11 @@
 pub mod apps;
 pub mod catalog;
 pub mod customers;
+pub mod engine;
 pub mod ids;
 pub mod keys;
 pub mod permissions;
+pub mod purchases;
 pub mod time;
 pub mod validation;
 

@@ -1,0 +1,202 @@
+//! Facts about purchases: verified store transactions and what stores later say about them.
+//! Facts are only ever added; everything a customer has is derived from them (see
+//! [`crate::engine`]).
+
+use crate::time::UnixMillis;
+
+/// Where a purchase was made. Names are RevenueCat's `store` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Store {
+    /// Apple's App Store.
+    AppStore,
+    /// Google Play.
+    PlayStore,
+    /// Stripe.
+    Stripe,
+    /// entitled's test store.
+    TestStore,
+    /// Granted by the project, not bought.
+    Promotional,
+}
+
+impl Store {
+    /// The wire name, e.g. `app_store`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Store::AppStore => "app_store",
+            Store::PlayStore => "play_store",
+            Store::Stripe => "stripe",
+            Store::TestStore => "test_store",
+            Store::Promotional => "promotional",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        [
+            Store::AppStore,
+            Store::PlayStore,
+            Store::Stripe,
+            Store::TestStore,
+            Store::Promotional,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// Sandbox (test purchases) or production (real money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Environment {
+    /// Test purchases.
+    Sandbox,
+    /// Real purchases.
+    Production,
+}
+
+impl Environment {
+    /// `SANDBOX` or `PRODUCTION`, as webhooks spell it; lower case in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Sandbox => "sandbox",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// What part of a subscription's life a period is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeriodType {
+    /// A paid period at the regular price.
+    Normal,
+    /// A free trial.
+    Trial,
+    /// An introductory price.
+    Intro,
+    /// Granted by the project.
+    Promotional,
+}
+
+impl PeriodType {
+    /// The wire name: `normal`, `trial`, `intro`, `promotional`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodType::Normal => "normal",
+            PeriodType::Trial => "trial",
+            PeriodType::Intro => "intro",
+            PeriodType::Promotional => "promotional",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        [
+            PeriodType::Normal,
+            PeriodType::Trial,
+            PeriodType::Intro,
+            PeriodType::Promotional,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == value)
+    }
+}
+
+/// Whether the customer bought it or a family member shares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ownership {
+    /// Bought by the customer.
+    Purchased,
+    /// Shared through Family Sharing.
+    FamilyShared,
+}
+
+impl Ownership {
+    /// `PURCHASED` or `FAMILY_SHARED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ownership::Purchased => "PURCHASED",
+            Ownership::FamilyShared => "FAMILY_SHARED",
+        }
+    }
+}
+
+/// An amount of money: integer millionths of the currency unit, and the ISO 4217 code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Money {
+    /// Millionths of a unit: 4.99 USD is 4_990_000.
+    pub amount_micros: i64,
+    /// ISO 4217 code, e.g. `USD`.
+    pub currency: String,
+}
+
+/// A verified store transaction: one purchase or one renewal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoreTransaction {
+    /// `txn…`.
+    pub id: String,
+    /// The customer who owns it now.
+    pub customer_key: String,
+    /// The app it was bought through.
+    pub app_id: String,
+    /// The store.
+    pub store: Store,
+    /// The store's id for this transaction; unique per store.
+    pub store_transaction_id: String,
+    /// The store's id for the first transaction of this subscription (itself for one-offs).
+    pub original_transaction_id: String,
+    /// The store product identifier.
+    pub product_id: String,
+    /// For Play subscriptions, the base plan.
+    pub product_plan_id: Option<String>,
+    /// When this transaction was bought.
+    pub purchased_at: UnixMillis,
+    /// For subscriptions, when this period ends; `None` for one-time purchases.
+    pub expires_at: Option<UnixMillis>,
+    /// What kind of period this is.
+    pub period_type: PeriodType,
+    /// Sandbox or production.
+    pub environment: Environment,
+    /// Bought or family-shared.
+    pub ownership: Ownership,
+    /// What was paid, if known.
+    pub price: Option<Money>,
+    /// Whether the product is a subscription (else a one-time purchase).
+    pub is_subscription: bool,
+}
+
+/// Something a store said about a subscription (or one-time purchase) after it was bought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifecycleKind {
+    /// Auto-renewal was turned off; the subscription ends at its expiry.
+    Cancelled,
+    /// Auto-renewal was turned back on.
+    Uncancelled,
+    /// A renewal payment failed; access continues until the grace period ends, if any.
+    BillingIssue {
+        /// End of the grace period, if the store grants one.
+        grace_period_expires_at: Option<UnixMillis>,
+    },
+    /// Payment recovered after a billing issue.
+    Recovered,
+    /// The subscription ended now, whatever its expiry said.
+    Expired,
+    /// The purchase was refunded (or revoked): it ends now.
+    Refunded,
+    /// A refund was reversed: the purchase counts again.
+    RefundReversed,
+}
+
+/// A store's later word about a purchase (a fact).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LifecycleEvent {
+    /// `evt…`.
+    pub id: String,
+    /// The store.
+    pub store: Store,
+    /// Which purchase: its original transaction id.
+    pub original_transaction_id: String,
+    /// What happened.
+    pub kind: LifecycleKind,
+    /// When it happened.
+    pub occurred_at: UnixMillis,
+}
