@@ -200,7 +200,9 @@ fn transaction_order(t: &StoreTransaction) -> (UnixMillis, Option<UnixMillis>, &
     )
 }
 
-fn subscription_from(
+/// One subscription's state from its transactions and lifecycle events (all of one original
+/// transaction), ignoring nothing: callers pass only the facts known at their `now`.
+pub fn subscription_of(
     transactions: &[&StoreTransaction],
     events: &[&LifecycleEvent],
 ) -> Option<SubscriptionState> {
@@ -299,7 +301,7 @@ pub fn customer_state(
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         if group.iter().any(|t| t.is_subscription) {
-            let Some(subscription) = subscription_from(group, group_events) else {
+            let Some(subscription) = subscription_of(group, group_events) else {
                 continue;
             };
             let keep = match state.subscriptions.get(&subscription.product_id) {

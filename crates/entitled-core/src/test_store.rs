@@ -1,0 +1,269 @@
+//! The test store's rules: billing periods on the calendar, and the renewals a sandbox would
+//! make as its clock moves.
+
+use std::collections::BTreeMap;
+
+use crate::engine::subscription_of;
+use crate::purchases::{LifecycleEvent, PeriodType, Store, StoreTransaction};
+use crate::time::UnixMillis;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a count of days since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let next = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    days_from_civil(next.0, next.1, 1) - days_from_civil(year, month, 1)
+}
+
+/// `at` plus an ISO 8601 period of years, months, weeks and days, on the UTC calendar:
+/// a month after January 31 is the last day of February. `None` for a malformed period.
+pub fn add_period(at: UnixMillis, period: &str) -> Option<UnixMillis> {
+    let body = period.strip_prefix('P')?;
+    let (mut years, mut months, mut days) = (0i64, 0i64, 0i64);
+    let mut digits = String::new();
+    for c in body.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: i64 = digits.parse().ok()?;
+        digits.clear();
+        match c {
+            'Y' => years += n,
+            'M' => months += n,
+            'W' => days += 7 * n,
+            'D' => days += n,
+            _ => return None,
+        }
+    }
+    if !digits.is_empty() {
+        return None;
+    }
+    let day_index = at.0.div_euclid(DAY_MS);
+    let time_of_day = at.0.rem_euclid(DAY_MS);
+    let (year, month, day) = civil_from_days(day_index);
+    let total_months = year * 12 + (month - 1) + years * 12 + months;
+    let (new_year, new_month) = (total_months.div_euclid(12), total_months.rem_euclid(12) + 1);
+    let new_day = day.min(days_in_month(new_year, new_month));
+    let shifted = days_from_civil(new_year, new_month, new_day) + days;
+    Some(UnixMillis(shifted * DAY_MS + time_of_day))
+}
+
+/// Renewals the test store makes up to `now`: for each auto-renewing test-store subscription
+/// (not cancelled, refunded, expired early or in billing trouble), one transaction per
+/// period end that has passed. `periods` gives each product's billing period (`P1M`, …).
+/// Renewal `i` of original `o` has store transaction id `o.renewal.i`, so re-running this
+/// after its renewals were recorded makes nothing new.
+pub fn renewals_due(
+    transactions: &[StoreTransaction],
+    events: &[LifecycleEvent],
+    periods: &BTreeMap<String, String>,
+    now: UnixMillis,
+    mut new_id: impl FnMut() -> String,
+) -> Vec<StoreTransaction> {
+    let mut groups: BTreeMap<&str, Vec<&StoreTransaction>> = BTreeMap::new();
+    for t in transactions
+        .iter()
+        .filter(|t| t.store == Store::TestStore && t.is_subscription)
+    {
+        groups
+            .entry(&t.original_transaction_id)
+            .or_default()
+            .push(t);
+    }
+    let mut renewals = Vec::new();
+    for (original, group) in groups {
+        let group_events: Vec<&LifecycleEvent> = events
+            .iter()
+            .filter(|e| e.store == Store::TestStore && e.original_transaction_id == original)
+            .collect();
+        let Some(state) = subscription_of(&group, &group_events) else {
+            continue;
+        };
+        let stopped = state.unsubscribe_detected_at.is_some()
+            || state.refunded_at.is_some()
+            || state.billing_issues_detected_at.is_some();
+        let Some(latest) = group
+            .iter()
+            .max_by_key(|t| (t.purchased_at, t.expires_at, t.store_transaction_id.clone()))
+        else {
+            continue;
+        };
+        let (Some(mut period_end), Some(period)) =
+            (state.expires_date, periods.get(&latest.product_id))
+        else {
+            continue;
+        };
+        let ended_early = latest.expires_at != state.expires_date;
+        if stopped || ended_early {
+            continue;
+        }
+        let mut count = group.len();
+        while period_end <= now {
+            let Some(next_end) = add_period(period_end, period) else {
+                break;
+            };
+            renewals.push(StoreTransaction {
+                id: new_id(),
+                store_transaction_id: format!("{original}.renewal.{count}"),
+                purchased_at: period_end,
+                expires_at: Some(next_end),
+                period_type: PeriodType::Normal,
+                ..(*latest).clone()
+            });
+            count += 1;
+            period_end = next_end;
+        }
+    }
+    renewals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::purchases::{Environment, LifecycleKind, Ownership};
+
+    fn at(year: i64, month: i64, day: i64) -> UnixMillis {
+        UnixMillis(days_from_civil(year, month, day) * DAY_MS)
+    }
+
+    #[test]
+    fn calendar_round_trips() {
+        for days in [-800_000, -1, 0, 1, 59, 60, 365, 11_016, 20_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
+
+    #[test]
+    fn periods_follow_the_calendar() {
+        assert_eq!(add_period(at(2026, 1, 31), "P1M"), Some(at(2026, 2, 28)));
+        assert_eq!(add_period(at(2024, 1, 31), "P1M"), Some(at(2024, 2, 29)));
+        assert_eq!(add_period(at(2026, 11, 15), "P3M"), Some(at(2027, 2, 15)));
+        assert_eq!(add_period(at(2024, 2, 29), "P1Y"), Some(at(2025, 2, 28)));
+        assert_eq!(add_period(at(2026, 12, 30), "P1W"), Some(at(2027, 1, 6)));
+        assert_eq!(
+            add_period(UnixMillis(at(2026, 3, 1).0 + 1234), "P1D"),
+            Some(UnixMillis(at(2026, 3, 2).0 + 1234))
+        );
+        assert_eq!(add_period(at(2026, 1, 1), "P1Y6M"), Some(at(2027, 7, 1)));
+        assert_eq!(add_period(at(2026, 1, 1), "1M"), None);
+        assert_eq!(add_period(at(2026, 1, 1), "P1H"), None);
+    }
+
+    fn purchase(original: &str, bought: UnixMillis, expires: UnixMillis) -> StoreTransaction {
+        StoreTransaction {
+            id: format!("txn{original}"),
+            customer_key: "c".into(),
+            app_id: "app".into(),
+            store: Store::TestStore,
+            store_transaction_id: original.into(),
+            original_transaction_id: original.into(),
+            product_id: "pro_monthly".into(),
+            product_plan_id: None,
+            purchased_at: bought,
+            expires_at: Some(expires),
+            period_type: PeriodType::Trial,
+            environment: Environment::Sandbox,
+            ownership: Ownership::Purchased,
+            price: None,
+            is_subscription: true,
+        }
+    }
+
+    fn periods() -> BTreeMap<String, String> {
+        BTreeMap::from([("pro_monthly".to_string(), "P1M".to_string())])
+    }
+
+    #[test]
+    fn each_passed_period_end_renews_once() {
+        let first = purchase("t1", at(2026, 1, 10), at(2026, 2, 10));
+        let mut counter = 0;
+        let mut next = || {
+            counter += 1;
+            format!("txn-new-{counter}")
+        };
+        let renewals = renewals_due(
+            std::slice::from_ref(&first),
+            &[],
+            &periods(),
+            at(2026, 4, 10),
+            &mut next,
+        );
+        let ends: Vec<UnixMillis> = renewals.iter().filter_map(|r| r.expires_at).collect();
+        assert_eq!(ends, [at(2026, 3, 10), at(2026, 4, 10), at(2026, 5, 10)]);
+        assert_eq!(renewals[0].purchased_at, at(2026, 2, 10));
+        assert_eq!(renewals[0].period_type, PeriodType::Normal);
+        assert_eq!(renewals[0].original_transaction_id, "t1");
+        assert_eq!(renewals[2].store_transaction_id, "t1.renewal.3");
+        let mut all = vec![first];
+        all.extend(renewals);
+        assert!(
+            renewals_due(&all, &[], &periods(), at(2026, 4, 10), &mut next).is_empty(),
+            "nothing twice"
+        );
+        assert!(
+            renewals_due(&all[..1], &[], &periods(), at(2026, 2, 9), &mut next).is_empty(),
+            "nothing early"
+        );
+    }
+
+    #[test]
+    fn cancelled_or_troubled_subscriptions_do_not_renew() {
+        let first = purchase("t1", at(2026, 1, 10), at(2026, 2, 10));
+        for kind in [
+            LifecycleKind::Cancelled,
+            LifecycleKind::Refunded,
+            LifecycleKind::Expired,
+            LifecycleKind::BillingIssue {
+                grace_period_expires_at: None,
+            },
+        ] {
+            let event = LifecycleEvent {
+                id: "e".into(),
+                store: Store::TestStore,
+                original_transaction_id: "t1".into(),
+                kind,
+                occurred_at: at(2026, 1, 20),
+            };
+            let renewals = renewals_due(
+                std::slice::from_ref(&first),
+                &[event],
+                &periods(),
+                at(2026, 6, 1),
+                || "x".into(),
+            );
+            assert!(renewals.is_empty(), "{kind:?}");
+        }
+    }
+}
