@@ -12,8 +12,42 @@ pub struct Project {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// What happens when a purchase owned by one customer is posted by another.
+    pub transfer_rule: TransferRule,
     /// When it was created.
     pub created_at: UnixMillis,
+}
+
+/// RevenueCat's "transfer behavior": who owns a purchase restored by another customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransferRule {
+    /// The purchase moves to the customer who posted it (RevenueCat's default).
+    #[default]
+    Transfer,
+    /// The purchase stays with its first owner; the other customer gets 409.
+    KeepWithOriginal,
+}
+
+impl TransferRule {
+    /// The stored name: `transfer` or `keep_with_original`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferRule::Transfer => "transfer",
+            TransferRule::KeepWithOriginal => "keep_with_original",
+        }
+    }
+
+    /// Parses a stored or command-line name.
+    pub fn parse(value: &str, param: &str) -> Result<Self, crate::ValidationError> {
+        match value {
+            "transfer" => Ok(TransferRule::Transfer),
+            "keep_with_original" => Ok(TransferRule::KeepWithOriginal),
+            _ => Err(crate::ValidationError::new(
+                param,
+                format!("{param} must be transfer or keep_with_original"),
+            )),
+        }
+    }
 }
 
 /// An app of a project, selling through one store.

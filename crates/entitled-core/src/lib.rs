@@ -16,7 +16,7 @@ pub mod validation;
 pub use apps::AppType;
 pub use catalog::{
     Actor, ApiKey, App, AuditEntry, Entitlement, Offering, Package, PackageProduct, Product,
-    ProductType, Project,
+    ProductType, Project, TransferRule,
 };
 pub use customers::{
     ActiveEntitlement, Attribute, Customer, CustomerAlias, PromotionalGrant, Transfer,

@@ -7,7 +7,7 @@ use entitled_core::keys::SECRET_KEY_PREFIX;
 use entitled_core::validation::{display_name, reverse_dns};
 use entitled_core::{
     Actor, ApiKey, App, AppType, AuditEntry, GeneratedKey, IdKind, KeyKind, Permissions, Project,
-    UnixMillis, ValidationError, new_id,
+    TransferRule, UnixMillis, ValidationError, new_id,
 };
 use entitled_storage::{BootstrapSeed, Storage};
 use serde_json::json;
@@ -237,11 +237,13 @@ fn stripe_account(value: &str) -> Result<String, ValidationError> {
 pub async fn create_project(
     storage: &dyn Storage,
     name: &str,
+    transfer_rule: TransferRule,
     now: UnixMillis,
 ) -> Result<Project, ApiError> {
     let project = Project {
         id: new_id(IdKind::Project),
         name: display_name(name, "name", MAX_NAME_CHARS)?,
+        transfer_rule,
         created_at: now,
     };
     storage.create_project(&project).await?;
@@ -440,6 +442,7 @@ pub async fn bootstrap(
     let project = Project {
         id: new_id(IdKind::Project),
         name: "default".to_string(),
+        transfer_rule: TransferRule::default(),
         created_at: now,
     };
     let app = validate_app(

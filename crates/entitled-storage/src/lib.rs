@@ -16,6 +16,8 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use entitled_core::engine::CatalogView;
+use entitled_core::purchases::{LifecycleEvent, Store, StoreTransaction};
 use entitled_core::{
     ApiKey, App, Attribute, AuditEntry, Customer, CustomerAlias, Entitlement, Offering, Package,
     PackageProduct, Product, Project, PromotionalGrant, Transfer, UnixMillis,
@@ -66,9 +68,12 @@ pub struct BootstrapSeed {
 }
 
 /// Everything entitled persists.
-pub trait Storage: ProjectStore + CatalogStore + CustomerStore + AuditStore {}
+pub trait Storage:
+    ProjectStore + CatalogStore + CustomerStore + PurchaseStore + AuditStore
+{
+}
 
-impl<T: ProjectStore + CatalogStore + CustomerStore + AuditStore> Storage for T {}
+impl<T: ProjectStore + CatalogStore + CustomerStore + PurchaseStore + AuditStore> Storage for T {}
 
 /// Projects, apps, API keys, and the database itself.
 #[async_trait]
@@ -446,6 +451,96 @@ pub trait CustomerStore: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     /// Records a transfer of purchases between two customers.
     async fn record_transfer(&self, transfer: &Transfer) -> Result<(), StorageError>;
+}
+
+/// How recording a transaction went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// It was new and is now stored.
+    New,
+    /// The store transaction was already recorded (nothing was written); here it is.
+    Known(StoreTransaction),
+}
+
+/// Purchase facts: store transactions, lifecycle events, and the test store's clock.
+#[async_trait]
+pub trait PurchaseStore: Send + Sync + 'static {
+    /// Records a verified transaction, unless its store transaction id is already known.
+    async fn record_transaction(
+        &self,
+        project_id: &str,
+        transaction: &StoreTransaction,
+        now: UnixMillis,
+    ) -> Result<Recorded, StorageError>;
+    /// Records several transactions (e.g. renewals) in one transaction; known ones are skipped.
+    async fn record_transactions(
+        &self,
+        project_id: &str,
+        transactions: &[StoreTransaction],
+        now: UnixMillis,
+    ) -> Result<u64, StorageError>;
+    /// A transaction by its store and store transaction id.
+    async fn find_transaction(
+        &self,
+        project_id: &str,
+        store: Store,
+        store_transaction_id: &str,
+    ) -> Result<Option<StoreTransaction>, StorageError>;
+    /// A customer's transactions, oldest first.
+    async fn transactions_of(
+        &self,
+        customer_key: &str,
+    ) -> Result<Vec<StoreTransaction>, StorageError>;
+    /// The lifecycle events of the purchases a customer owns.
+    async fn lifecycle_events_of(
+        &self,
+        project_id: &str,
+        customer_key: &str,
+    ) -> Result<Vec<LifecycleEvent>, StorageError>;
+    /// Every transaction and lifecycle event of a store in a project (the test store's clock).
+    async fn store_facts(
+        &self,
+        project_id: &str,
+        store: Store,
+    ) -> Result<(Vec<StoreTransaction>, Vec<LifecycleEvent>), StorageError>;
+    /// Records what a store said about a purchase.
+    async fn add_lifecycle_event(
+        &self,
+        project_id: &str,
+        event: &LifecycleEvent,
+        now: UnixMillis,
+    ) -> Result<(), StorageError>;
+    /// Moves every transaction of one purchase (its original transaction) to a customer,
+    /// recording the transfer; returns how many moved.
+    async fn move_purchase(
+        &self,
+        transfer: &Transfer,
+        store: Store,
+        original_transaction_id: &str,
+    ) -> Result<u64, StorageError>;
+    /// Folds one customer into another (logging an anonymous id in): aliases, purchases,
+    /// grants and attributes move (the target's attributes win), then the source is deleted.
+    async fn merge_customers(
+        &self,
+        from_key: &str,
+        into_key: &str,
+        now: UnixMillis,
+    ) -> Result<(), StorageError>;
+    /// Notes that an SDK saw the customer now, with what it reported.
+    async fn touch_customer(
+        &self,
+        customer_key: &str,
+        seen_at: UnixMillis,
+        app_version: Option<&str>,
+        platform: Option<&str>,
+        platform_version: Option<&str>,
+    ) -> Result<(), StorageError>;
+    /// Which entitlements each product unlocks, for the engine.
+    async fn catalog_view(&self, project_id: &str) -> Result<CatalogView, StorageError>;
+    /// How far the project's test-store clock is ahead of real time, in ms.
+    async fn test_clock_offset(&self, project_id: &str) -> Result<i64, StorageError>;
+    /// Moves the project's test-store clock forward; returns the new offset.
+    async fn advance_test_clock(&self, project_id: &str, by_ms: i64) -> Result<i64, StorageError>;
 }
 
 /// The audit log of configuration changes.

@@ -7,7 +7,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 use crate::shared::{
-    impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store, impl_row_ext,
+    impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store,
+    impl_purchase_store, impl_row_ext,
 };
 use crate::{Backend, StorageError};
 
@@ -70,4 +71,5 @@ impl_row_ext!(sqlx::postgres::PgRow);
 impl_project_store!(PostgresStorage);
 impl_catalog_store!(PostgresStorage);
 impl_customer_store!(PostgresStorage);
+impl_purchase_store!(PostgresStorage);
 impl_audit_store!(PostgresStorage);

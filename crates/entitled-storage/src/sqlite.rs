@@ -7,7 +7,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool};
 
 use crate::shared::{
-    impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store, impl_row_ext,
+    impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store,
+    impl_purchase_store, impl_row_ext,
 };
 use crate::{Backend, StorageError};
 
@@ -70,4 +71,5 @@ impl_row_ext!(sqlx::sqlite::SqliteRow);
 impl_project_store!(SqliteStorage);
 impl_catalog_store!(SqliteStorage);
 impl_customer_store!(SqliteStorage);
+impl_purchase_store!(SqliteStorage);
 impl_audit_store!(SqliteStorage);

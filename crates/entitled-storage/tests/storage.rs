@@ -79,6 +79,7 @@ fn project(name: &str) -> Project {
     Project {
         id: new_id(IdKind::Project),
         name: name.to_string(),
+        transfer_rule: entitled_core::TransferRule::Transfer,
         created_at: T0,
     }
 }

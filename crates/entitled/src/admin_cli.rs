@@ -4,7 +4,7 @@
 
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
-use entitled_core::{Actor, AppType, Permissions};
+use entitled_core::{Actor, AppType, Permissions, TransferRule};
 use entitled_server::admin::{self, NewApp};
 use entitled_server::v2::api_keys::ApiKeyView;
 use entitled_server::v2::apps::AppView;
@@ -24,6 +24,10 @@ pub enum ProjectsCommand {
         /// Display name.
         #[arg(long)]
         name: String,
+        /// Who owns a purchase another customer restores: transfer (default) or
+        /// keep_with_original.
+        #[arg(long, default_value = "transfer")]
+        transfer_rule: String,
     },
 }
 
@@ -99,8 +103,13 @@ pub async fn projects(config: &Config, command: ProjectsCommand) -> anyhow::Resu
     let storage = storage(config).await?;
     let now = system_clock()();
     match command {
-        ProjectsCommand::Create { name } => {
-            let project = admin::create_project(storage.as_ref(), &name, now)
+        ProjectsCommand::Create {
+            name,
+            transfer_rule,
+        } => {
+            let rule = TransferRule::parse(&transfer_rule, "--transfer-rule")
+                .map_err(|e| anyhow!(e.message))?;
+            let project = admin::create_project(storage.as_ref(), &name, rule, now)
                 .await
                 .map_err(explain)?;
             print_json(&ProjectView::from(project))

@@ -77,6 +77,10 @@ macro_rules! impl_customer_store {
             async fn delete_customer(&self, customer_key: &str) -> Result<bool, $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
                 for sql in [
+                    "DELETE FROM lifecycle_events WHERE EXISTS (SELECT 1 FROM store_transactions t \
+                     WHERE t.customer_key = $1 AND t.store = lifecycle_events.store \
+                     AND t.original_transaction_id = lifecycle_events.original_transaction_id)",
+                    "DELETE FROM store_transactions WHERE customer_key = $1",
                     "DELETE FROM customer_transfers WHERE source_customer_key = $1 OR target_customer_key = $1",
                     "DELETE FROM promotional_grants WHERE customer_key = $1",
                     "DELETE FROM customer_attributes WHERE customer_key = $1",

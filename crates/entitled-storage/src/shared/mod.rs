@@ -9,11 +9,13 @@ pub(crate) mod audit;
 pub(crate) mod catalog;
 pub(crate) mod customers;
 pub(crate) mod projects;
+pub(crate) mod purchases;
 
 pub(crate) use audit::impl_audit_store;
 pub(crate) use catalog::impl_catalog_store;
 pub(crate) use customers::impl_customer_store;
 pub(crate) use projects::impl_project_store;
+pub(crate) use purchases::impl_purchase_store;
 
 use entitled_core::{
     Actor, ApiKey, App, AppType, AuditEntry, Entitlement, KeyKind, Offering, Package, Permissions,
@@ -61,7 +63,7 @@ fn corrupt(what: &str, err: ValidationError) -> StorageError {
 /// The columns [`project_from_row`] reads, as a literal for `concat!`.
 macro_rules! project_columns {
     () => {
-        "id, name, created_at"
+        "id, name, transfer_rule, created_at"
     };
 }
 pub(crate) use project_columns;
@@ -84,9 +86,13 @@ macro_rules! key_columns {
 pub(crate) use key_columns;
 
 pub(crate) fn project_from_row<R: RowExt>(row: &R) -> Result<Project, StorageError> {
+    let transfer_rule =
+        entitled_core::TransferRule::parse(&row.text("transfer_rule")?, "transfer_rule")
+            .map_err(|e| corrupt("project", e))?;
     Ok(Project {
         id: row.text("id")?,
         name: row.text("name")?,
+        transfer_rule,
         created_at: UnixMillis(row.int("created_at")?),
     })
 }
@@ -477,4 +483,114 @@ pub(crate) fn package_product_from_row<R: RowExt>(
 /// Ids as the JSON array the backends' `ids_in_param2!()` unpacks.
 pub(crate) fn json_ids(ids: &[String]) -> String {
     serde_json::Value::from(ids.to_vec()).to_string()
+}
+
+/// The columns [`transaction_from_row`] reads.
+macro_rules! transaction_columns {
+    () => {
+        "id, customer_key, app_id, store, store_transaction_id, original_transaction_id, \
+         product_id, product_plan_id, purchased_at, expires_at, period_type, environment, \
+         ownership, price_micros, currency, is_subscription"
+    };
+}
+pub(crate) use transaction_columns;
+
+pub(crate) fn transaction_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::purchases::StoreTransaction, StorageError> {
+    use entitled_core::purchases::{Environment, Money, Ownership, PeriodType, Store};
+    let bad = |what: &str, value: String| {
+        StorageError::Internal(format!(
+            "stored transaction has an invalid {what}: {value:?}"
+        ))
+    };
+    let store_text = row.text("store")?;
+    let store = Store::from_stored(&store_text).ok_or_else(|| bad("store", store_text))?;
+    let period_text = row.text("period_type")?;
+    let period_type =
+        PeriodType::from_stored(&period_text).ok_or_else(|| bad("period_type", period_text))?;
+    let environment = match row.text("environment")?.as_str() {
+        "sandbox" => Environment::Sandbox,
+        "production" => Environment::Production,
+        other => return Err(bad("environment", other.to_string())),
+    };
+    let ownership = match row.text("ownership")?.as_str() {
+        "PURCHASED" => Ownership::Purchased,
+        "FAMILY_SHARED" => Ownership::FamilyShared,
+        other => return Err(bad("ownership", other.to_string())),
+    };
+    let price = match (row.opt_int("price_micros")?, row.opt_text("currency")?) {
+        (Some(amount_micros), Some(currency)) => Some(Money {
+            amount_micros,
+            currency,
+        }),
+        _ => None,
+    };
+    Ok(entitled_core::purchases::StoreTransaction {
+        id: row.text("id")?,
+        customer_key: row.text("customer_key")?,
+        app_id: row.text("app_id")?,
+        store,
+        store_transaction_id: row.text("store_transaction_id")?,
+        original_transaction_id: row.text("original_transaction_id")?,
+        product_id: row.text("product_id")?,
+        product_plan_id: row.opt_text("product_plan_id")?,
+        purchased_at: UnixMillis(row.int("purchased_at")?),
+        expires_at: row.opt_int("expires_at")?.map(UnixMillis),
+        period_type,
+        environment,
+        ownership,
+        price,
+        is_subscription: row.boolean("is_subscription")?,
+    })
+}
+
+/// Lifecycle kinds as stored: a name, and the grace period end for billing issues.
+pub(crate) fn lifecycle_kind_to_stored(
+    kind: entitled_core::purchases::LifecycleKind,
+) -> (&'static str, Option<i64>) {
+    use entitled_core::purchases::LifecycleKind;
+    match kind {
+        LifecycleKind::Cancelled => ("cancelled", None),
+        LifecycleKind::Uncancelled => ("uncancelled", None),
+        LifecycleKind::BillingIssue {
+            grace_period_expires_at,
+        } => ("billing_issue", grace_period_expires_at.map(|t| t.0)),
+        LifecycleKind::Recovered => ("recovered", None),
+        LifecycleKind::Expired => ("expired", None),
+        LifecycleKind::Refunded => ("refunded", None),
+        LifecycleKind::RefundReversed => ("refund_reversed", None),
+    }
+}
+
+pub(crate) fn lifecycle_event_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::purchases::LifecycleEvent, StorageError> {
+    use entitled_core::purchases::{LifecycleKind, Store};
+    let store_text = row.text("store")?;
+    let store = Store::from_stored(&store_text)
+        .ok_or_else(|| StorageError::Internal(format!("stored event has store {store_text:?}")))?;
+    let kind = match row.text("kind")?.as_str() {
+        "cancelled" => LifecycleKind::Cancelled,
+        "uncancelled" => LifecycleKind::Uncancelled,
+        "billing_issue" => LifecycleKind::BillingIssue {
+            grace_period_expires_at: row.opt_int("grace_period_expires_at")?.map(UnixMillis),
+        },
+        "recovered" => LifecycleKind::Recovered,
+        "expired" => LifecycleKind::Expired,
+        "refunded" => LifecycleKind::Refunded,
+        "refund_reversed" => LifecycleKind::RefundReversed,
+        other => {
+            return Err(StorageError::Internal(format!(
+                "stored event has kind {other:?}"
+            )));
+        }
+    };
+    Ok(entitled_core::purchases::LifecycleEvent {
+        id: row.text("id")?,
+        store,
+        original_transaction_id: row.text("original_transaction_id")?,
+        kind,
+        occurred_at: UnixMillis(row.int("occurred_at")?),
+    })
 }

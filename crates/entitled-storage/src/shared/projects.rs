@@ -311,9 +311,10 @@ macro_rules! impl_project_store {
             tx: &mut sqlx::Transaction<'_, Db>,
             project: &entitled_core::Project,
         ) -> Result<(), $crate::StorageError> {
-            sqlx::query("INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)")
+            sqlx::query("INSERT INTO projects (id, name, transfer_rule, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(&project.id)
                 .bind(&project.name)
+                .bind(project.transfer_rule.as_str())
                 .bind(project.created_at.0)
                 .execute(&mut **tx)
                 .await?;

@@ -1,0 +1,344 @@
+//! Purchase facts, merges and the test-store clock, for both backends.
+
+/// Expands [`PurchaseStore`](crate::PurchaseStore) for a backend.
+macro_rules! impl_purchase_store {
+    ($storage:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::PurchaseStore for $storage {
+            async fn record_transaction(
+                &self,
+                project_id: &str,
+                transaction: &entitled_core::purchases::StoreTransaction,
+                now: entitled_core::UnixMillis,
+            ) -> Result<$crate::Recorded, $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                if insert_transaction(&mut tx, project_id, transaction, now).await? {
+                    tx.commit().await?;
+                    return Ok($crate::Recorded::New);
+                }
+                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
+                    " FROM store_transactions WHERE project_id = $1 AND store = $2 AND store_transaction_id = $3");
+                let row = sqlx::query(sql)
+                    .bind(project_id)
+                    .bind(transaction.store.as_str())
+                    .bind(&transaction.store_transaction_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Ok($crate::Recorded::Known($crate::shared::transaction_from_row(&row)?))
+            }
+
+            async fn record_transactions(
+                &self,
+                project_id: &str,
+                transactions: &[entitled_core::purchases::StoreTransaction],
+                now: entitled_core::UnixMillis,
+            ) -> Result<u64, $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                let mut written = 0;
+                for transaction in transactions {
+                    if insert_transaction(&mut tx, project_id, transaction, now).await? {
+                        written += 1;
+                    }
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+
+            async fn find_transaction(
+                &self,
+                project_id: &str,
+                store: entitled_core::purchases::Store,
+                store_transaction_id: &str,
+            ) -> Result<Option<entitled_core::purchases::StoreTransaction>, $crate::StorageError> {
+                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
+                    " FROM store_transactions WHERE project_id = $1 AND store = $2 AND store_transaction_id = $3");
+                let row = sqlx::query(sql)
+                    .bind(project_id)
+                    .bind(store.as_str())
+                    .bind(store_transaction_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map($crate::shared::transaction_from_row).transpose()
+            }
+
+            async fn transactions_of(
+                &self,
+                customer_key: &str,
+            ) -> Result<Vec<entitled_core::purchases::StoreTransaction>, $crate::StorageError> {
+                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
+                    " FROM store_transactions WHERE customer_key = $1 ORDER BY seq");
+                let rows = sqlx::query(sql).bind(customer_key).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::shared::transaction_from_row).collect()
+            }
+
+            async fn lifecycle_events_of(
+                &self,
+                project_id: &str,
+                customer_key: &str,
+            ) -> Result<Vec<entitled_core::purchases::LifecycleEvent>, $crate::StorageError> {
+                let rows = sqlx::query(
+                    "SELECT id, store, original_transaction_id, kind, grace_period_expires_at, occurred_at \
+                     FROM lifecycle_events e WHERE e.project_id = $1 AND EXISTS ( \
+                       SELECT 1 FROM store_transactions t WHERE t.customer_key = $2 \
+                       AND t.store = e.store AND t.original_transaction_id = e.original_transaction_id) \
+                     ORDER BY seq",
+                )
+                .bind(project_id)
+                .bind(customer_key)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map($crate::shared::lifecycle_event_from_row).collect()
+            }
+
+            async fn store_facts(
+                &self,
+                project_id: &str,
+                store: entitled_core::purchases::Store,
+            ) -> Result<
+                (Vec<entitled_core::purchases::StoreTransaction>, Vec<entitled_core::purchases::LifecycleEvent>),
+                $crate::StorageError,
+            > {
+                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
+                    " FROM store_transactions WHERE project_id = $1 AND store = $2 ORDER BY seq");
+                let rows = sqlx::query(sql)
+                    .bind(project_id)
+                    .bind(store.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let transactions = rows
+                    .iter()
+                    .map($crate::shared::transaction_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let rows = sqlx::query(
+                    "SELECT id, store, original_transaction_id, kind, grace_period_expires_at, occurred_at \
+                     FROM lifecycle_events WHERE project_id = $1 AND store = $2 ORDER BY seq",
+                )
+                .bind(project_id)
+                .bind(store.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                let events = rows
+                    .iter()
+                    .map($crate::shared::lifecycle_event_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((transactions, events))
+            }
+
+            async fn add_lifecycle_event(
+                &self,
+                project_id: &str,
+                event: &entitled_core::purchases::LifecycleEvent,
+                now: entitled_core::UnixMillis,
+            ) -> Result<(), $crate::StorageError> {
+                let (kind, grace) = $crate::shared::lifecycle_kind_to_stored(event.kind);
+                sqlx::query(
+                    "INSERT INTO lifecycle_events (id, project_id, store, original_transaction_id, kind, \
+                     grace_period_expires_at, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&event.id)
+                .bind(project_id)
+                .bind(event.store.as_str())
+                .bind(&event.original_transaction_id)
+                .bind(kind)
+                .bind(grace)
+                .bind(event.occurred_at.0)
+                .bind(now.0)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn move_purchase(
+                &self,
+                transfer: &entitled_core::Transfer,
+                store: entitled_core::purchases::Store,
+                original_transaction_id: &str,
+            ) -> Result<u64, $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                let moved = sqlx::query(
+                    "UPDATE store_transactions SET customer_key = $4 \
+                     WHERE project_id = $1 AND store = $2 AND original_transaction_id = $3",
+                )
+                .bind(&transfer.project_id)
+                .bind(store.as_str())
+                .bind(original_transaction_id)
+                .bind(&transfer.target_customer_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "INSERT INTO customer_transfers (id, project_id, source_customer_key, target_customer_key, \
+                     app_ids, transferred_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&transfer.id)
+                .bind(&transfer.project_id)
+                .bind(&transfer.source_customer_key)
+                .bind(&transfer.target_customer_key)
+                .bind(transfer.app_ids.as_ref().map(|ids| $crate::shared::json_ids(ids)))
+                .bind(transfer.transferred_at.0)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(moved)
+            }
+
+            async fn merge_customers(
+                &self,
+                from_key: &str,
+                into_key: &str,
+                now: entitled_core::UnixMillis,
+            ) -> Result<(), $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                for sql in [
+                    "UPDATE customer_aliases SET customer_key = $2 WHERE customer_key = $1",
+                    "UPDATE store_transactions SET customer_key = $2 WHERE customer_key = $1",
+                    "UPDATE promotional_grants SET customer_key = $2 WHERE customer_key = $1",
+                    "DELETE FROM customer_attributes WHERE customer_key = $1 AND name IN \
+                     (SELECT name FROM customer_attributes WHERE customer_key = $2)",
+                    "UPDATE customer_attributes SET customer_key = $2 WHERE customer_key = $1",
+                    "UPDATE customer_transfers SET source_customer_key = $2 WHERE source_customer_key = $1",
+                    "UPDATE customer_transfers SET target_customer_key = $2 WHERE target_customer_key = $1",
+                ] {
+                    sqlx::query(sql).bind(from_key).bind(into_key).execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE customers SET last_seen_at = $2 WHERE key = $1")
+                    .bind(into_key)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM customers WHERE key = $1")
+                    .bind(from_key)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn touch_customer(
+                &self,
+                customer_key: &str,
+                seen_at: entitled_core::UnixMillis,
+                app_version: Option<&str>,
+                platform: Option<&str>,
+                platform_version: Option<&str>,
+            ) -> Result<(), $crate::StorageError> {
+                sqlx::query(
+                    "UPDATE customers SET last_seen_at = $2, \
+                     last_seen_app_version = COALESCE($3, last_seen_app_version), \
+                     last_seen_platform = COALESCE($4, last_seen_platform), \
+                     last_seen_platform_version = COALESCE($5, last_seen_platform_version) WHERE key = $1",
+                )
+                .bind(customer_key)
+                .bind(seen_at.0)
+                .bind(app_version)
+                .bind(platform)
+                .bind(platform_version)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn catalog_view(
+                &self,
+                project_id: &str,
+            ) -> Result<entitled_core::engine::CatalogView, $crate::StorageError> {
+                let mut view = entitled_core::engine::CatalogView::default();
+                let rows = sqlx::query(
+                    "SELECT products.store_identifier AS product, entitlements.lookup_key AS lookup_key \
+                     FROM entitlement_products \
+                     JOIN products ON products.id = entitlement_products.product_id \
+                     JOIN entitlements ON entitlements.id = entitlement_products.entitlement_id \
+                     WHERE entitlements.project_id = $1 ORDER BY entitlement_products.seq",
+                )
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+                for row in &rows {
+                    let product = $crate::shared::RowExt::text(row, "product")?;
+                    let lookup_key = $crate::shared::RowExt::text(row, "lookup_key")?;
+                    let keys = view.entitlements_by_product.entry(product).or_default();
+                    if !keys.contains(&lookup_key) {
+                        keys.push(lookup_key);
+                    }
+                }
+                let rows = sqlx::query("SELECT id, lookup_key FROM entitlements WHERE project_id = $1")
+                    .bind(project_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                for row in &rows {
+                    view.lookup_keys.insert(
+                        $crate::shared::RowExt::text(row, "id")?,
+                        $crate::shared::RowExt::text(row, "lookup_key")?,
+                    );
+                }
+                Ok(view)
+            }
+
+            async fn test_clock_offset(&self, project_id: &str) -> Result<i64, $crate::StorageError> {
+                let row = sqlx::query("SELECT offset_ms FROM test_clocks WHERE project_id = $1")
+                    .bind(project_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => $crate::shared::RowExt::int(&row, "offset_ms"),
+                    None => Ok(0),
+                }
+            }
+
+            async fn advance_test_clock(
+                &self,
+                project_id: &str,
+                by_ms: i64,
+            ) -> Result<i64, $crate::StorageError> {
+                let row = sqlx::query(
+                    "INSERT INTO test_clocks (project_id, offset_ms) VALUES ($1, $2) \
+                     ON CONFLICT (project_id) DO UPDATE SET offset_ms = test_clocks.offset_ms + excluded.offset_ms \
+                     RETURNING offset_ms",
+                )
+                .bind(project_id)
+                .bind(by_ms)
+                .fetch_one(&self.pool)
+                .await?;
+                $crate::shared::RowExt::int(&row, "offset_ms")
+            }
+        }
+
+        /// Inserts a transaction unless already known; true when written.
+        async fn insert_transaction(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            project_id: &str,
+            t: &entitled_core::purchases::StoreTransaction,
+            now: entitled_core::UnixMillis,
+        ) -> Result<bool, $crate::StorageError> {
+            let written = sqlx::query(concat!(
+                "INSERT INTO store_transactions (project_id, recorded_at, ",
+                $crate::shared::transaction_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                 ON CONFLICT (project_id, store, store_transaction_id) DO NOTHING"
+            ))
+            .bind(project_id)
+            .bind(now.0)
+            .bind(&t.id)
+            .bind(&t.customer_key)
+            .bind(&t.app_id)
+            .bind(t.store.as_str())
+            .bind(&t.store_transaction_id)
+            .bind(&t.original_transaction_id)
+            .bind(&t.product_id)
+            .bind(&t.product_plan_id)
+            .bind(t.purchased_at.0)
+            .bind(t.expires_at.map(|e| e.0))
+            .bind(t.period_type.as_str())
+            .bind(t.environment.as_str())
+            .bind(t.ownership.as_str())
+            .bind(t.price.as_ref().map(|p| p.amount_micros))
+            .bind(t.price.as_ref().map(|p| p.currency.clone()))
+            .bind(t.is_subscription)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            Ok(written > 0)
+        }
+    };
+}
+pub(crate) use impl_purchase_store;
