@@ -30,6 +30,10 @@ pub enum IdKind {
     Grant,
     /// A transfer of purchases between customers: `xfer…`.
     Transfer,
+    /// A recorded store transaction: `txn…`.
+    Transaction,
+    /// A recorded lifecycle event: `evt…`.
+    LifecycleEvent,
 }
 
 impl IdKind {
@@ -48,6 +52,8 @@ impl IdKind {
             IdKind::CustomerKey => "cust",
             IdKind::Grant => "grant",
             IdKind::Transfer => "xfer",
+            IdKind::Transaction => "txn",
+            IdKind::LifecycleEvent => "evt",
         }
     }
 }

@@ -24,6 +24,23 @@ impl Caller {
         Actor::ApiKey(self.key.id.clone())
     }
 
+    /// The project the key belongs to (v1 paths name no project).
+    pub fn project_id(&self) -> &str {
+        &self.key.project_id
+    }
+
+    /// Checks that this is a secret key (403 for a public SDK key).
+    pub fn require_secret(&self) -> Result<(), ApiError> {
+        if self.key.kind == KeyKind::Secret {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorKind::Authorization,
+                "This endpoint requires a secret API key",
+            ))
+        }
+    }
+
     /// Checks that the key belongs to `project_id` and holds `scope` (403 otherwise).
     pub fn authorize(&self, project_id: &str, scope: Scope) -> Result<(), ApiError> {
         if self.key.project_id != project_id {

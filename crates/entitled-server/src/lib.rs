@@ -12,6 +12,7 @@ mod logging;
 mod meta;
 pub mod openapi;
 mod pagination;
+pub mod subscribers;
 pub mod v1;
 pub mod v2;
 

@@ -124,6 +124,19 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v2::customer_actions::revoke_granted_entitlement))
         .routes(routes!(v2::customer_actions::assign_offering))
         .routes(routes!(v2::customer_actions::transfer))
+        .routes(routes!(
+            v1::subscribers::get_subscriber,
+            v1::subscribers::delete_subscriber
+        ))
+        .routes(routes!(v1::subscribers::identify))
+        .routes(routes!(v1::subscribers::set_attributes))
+        .routes(routes!(v1::receipts::post_receipt))
+        .routes(routes!(v1::offerings::get_offerings))
+        .routes(routes!(v1::offerings::product_entitlement_mapping))
+        .routes(routes!(v1::promotional::grant))
+        .routes(routes!(v1::promotional::revoke))
+        .routes(routes!(v2::test_store::act))
+        .routes(routes!(v2::test_store::advance_clock))
         .routes(routes!(openapi_json))
         .routes(routes!(error_docs))
 }

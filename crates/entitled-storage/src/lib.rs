@@ -410,6 +410,14 @@ pub trait CustomerStore: Send + Sync + 'static {
         search: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Customer>, StorageError>;
+    /// Links another app user id to a customer; [`StorageError::Conflict`] when taken.
+    async fn add_alias(
+        &self,
+        project_id: &str,
+        customer_key: &str,
+        alias: &str,
+        now: UnixMillis,
+    ) -> Result<(), StorageError>;
     /// Deletes a customer and everything stored about them; false when already gone.
     async fn delete_customer(&self, customer_key: &str) -> Result<bool, StorageError>;
     /// A page of a customer's aliases (the original id first).

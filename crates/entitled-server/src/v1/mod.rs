@@ -1,4 +1,10 @@
 //! The v1 API that RevenueCat's SDKs call.
 
 pub mod coffee;
+pub mod customer_info;
 pub mod health;
+pub mod offerings;
+pub mod promotional;
+pub mod receipts;
+pub mod respond;
+pub mod subscribers;

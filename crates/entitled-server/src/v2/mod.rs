@@ -11,3 +11,4 @@ pub mod offerings;
 pub mod packages;
 pub mod products;
 pub mod projects;
+pub mod test_store;

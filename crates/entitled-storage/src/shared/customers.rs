@@ -74,6 +74,26 @@ macro_rules! impl_customer_store {
                 $crate::shared::decode_page(&rows, page.limit, $crate::shared::customer_from_row)
             }
 
+            async fn add_alias(
+                &self,
+                project_id: &str,
+                customer_key: &str,
+                alias: &str,
+                now: entitled_core::UnixMillis,
+            ) -> Result<(), $crate::StorageError> {
+                sqlx::query(
+                    "INSERT INTO customer_aliases (project_id, alias, customer_key, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(project_id)
+                .bind(alias)
+                .bind(customer_key)
+                .bind(now.0)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn delete_customer(&self, customer_key: &str) -> Result<bool, $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
                 for sql in [

@@ -1,0 +1,126 @@
+//! Customers as the v1 API sees them: found or created on first sight, with their state
+//! computed by the engine at the project's `now` (real time plus the test-store clock).
+
+use entitled_core::engine::{CustomerState, customer_state};
+use entitled_core::{Customer, IdKind, UnixMillis, new_id};
+use entitled_storage::StorageError;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Longest app user id accepted.
+pub const MAX_APP_USER_ID_CHARS: usize = 1500;
+
+/// RevenueCat's code for an empty app user id.
+const EMPTY_APP_USER_ID: u32 = 7220;
+
+/// Checks an app user id from the SDK (any text, `$RCAnonymousID:…` included).
+pub fn check_app_user_id(id: &str, param: &str) -> Result<(), ApiError> {
+    if id.trim().is_empty() {
+        let mut err = ApiError::parameter(param, format!("{param} must not be empty"));
+        err.v1_code = Some(EMPTY_APP_USER_ID);
+        return Err(err);
+    }
+    if id.chars().count() > MAX_APP_USER_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(ApiError::parameter(
+            param,
+            format!("{param} must be at most {MAX_APP_USER_ID_CHARS} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an id is one the SDKs generate for anonymous users.
+pub fn is_anonymous(id: &str) -> bool {
+    id.strip_prefix("$RCAnonymousID:")
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The project's `now`: real time moved by its test-store clock.
+pub async fn project_now(state: &AppState, project_id: &str) -> Result<UnixMillis, ApiError> {
+    let offset = state.storage.test_clock_offset(project_id).await?;
+    Ok(UnixMillis(state.now().0.saturating_add(offset)))
+}
+
+/// The customer an id names, created if unseen; `true` when created now.
+pub async fn find_or_create(
+    state: &AppState,
+    project_id: &str,
+    app_user_id: &str,
+    now: UnixMillis,
+) -> Result<(Customer, bool), ApiError> {
+    if let Some(customer) = state.storage.find_customer(project_id, app_user_id).await? {
+        return Ok((customer, false));
+    }
+    let customer = Customer {
+        key: new_id(IdKind::CustomerKey),
+        project_id: project_id.to_string(),
+        id: app_user_id.to_string(),
+        first_seen_at: now,
+        last_seen_at: Some(now),
+        last_seen_app_version: None,
+        last_seen_country: None,
+        last_seen_platform: None,
+        last_seen_platform_version: None,
+        offering_id: None,
+    };
+    match state.storage.create_customer(&customer, &[]).await {
+        Ok(()) => Ok((customer, true)),
+        // Created by a concurrent request a moment ago: use that one.
+        Err(StorageError::Conflict(_)) => state
+            .storage
+            .find_customer(project_id, app_user_id)
+            .await?
+            .map(|c| (c, false))
+            .ok_or_else(|| ApiError::internal("customer vanished after a conflicting create")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A customer's subscriptions, purchases and entitlements at `now`.
+pub async fn state_of(
+    state: &AppState,
+    customer: &Customer,
+    now: UnixMillis,
+) -> Result<CustomerState, ApiError> {
+    let transactions = state.storage.transactions_of(&customer.key).await?;
+    let events = state
+        .storage
+        .lifecycle_events_of(&customer.project_id, &customer.key)
+        .await?;
+    let grants = state.storage.grants_of(&customer.key).await?;
+    let catalog = state.storage.catalog_view(&customer.project_id).await?;
+    Ok(customer_state(
+        &transactions,
+        &events,
+        &grants,
+        &catalog,
+        now,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_ids_are_recognised() {
+        assert!(is_anonymous(
+            "$RCAnonymousID:0123456789abcdef0123456789abcdef"
+        ));
+        assert!(!is_anonymous("$RCAnonymousID:"));
+        assert!(!is_anonymous("$RCAnonymousID:xyz"));
+        assert!(!is_anonymous("user_1"));
+    }
+
+    #[test]
+    fn app_user_ids_must_be_present_and_printable() {
+        assert!(check_app_user_id("user_1", "app_user_id").is_ok());
+        assert_eq!(
+            check_app_user_id(" ", "app_user_id").unwrap_err().v1_code,
+            Some(7220)
+        );
+        assert!(check_app_user_id("a\nb", "app_user_id").is_err());
+        assert!(check_app_user_id(&"x".repeat(1501), "app_user_id").is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! CustomerInfo, the JSON the SDKs decode (`{"request_date", "subscriber": {…}}`), and its
+//! ETag.
+
+use std::collections::BTreeMap;
+
+use entitled_core::engine::{
+    CustomerState, EntitlementState, NonSubscriptionPurchase, SubscriptionState,
+};
+use entitled_core::purchases::Money;
+use entitled_core::{Attribute, Customer, UnixMillis};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+fn date(at: UnixMillis) -> Value {
+    Value::String(at.to_rfc3339())
+}
+
+fn optional_date(at: Option<UnixMillis>) -> Value {
+    at.map_or(Value::Null, date)
+}
+
+/// Money on the v1 wire: a decimal amount (from integer micros) and the currency code.
+fn price(money: &Option<Money>) -> Value {
+    match money {
+        Some(money) => {
+            let amount = money.amount_micros as f64 / 1_000_000.0;
+            json!({"amount": amount, "currency": money.currency})
+        }
+        None => Value::Null,
+    }
+}
+
+fn entitlement(e: &EntitlementState) -> Value {
+    json!({
+        "expires_date": optional_date(e.expires_date),
+        "grace_period_expires_date": optional_date(e.grace_period_expires_date),
+        "product_identifier": e.product_id,
+        "product_plan_identifier": e.product_plan_id,
+        "purchase_date": date(e.purchase_date),
+    })
+}
+
+fn subscription(s: &SubscriptionState) -> Value {
+    json!({
+        "store": s.store.as_str(),
+        "is_sandbox": s.is_sandbox,
+        "period_type": s.period_type.as_str(),
+        "purchase_date": date(s.purchase_date),
+        "original_purchase_date": date(s.original_purchase_date),
+        "expires_date": optional_date(s.expires_date),
+        "grace_period_expires_date": optional_date(s.grace_period_expires_date),
+        "unsubscribe_detected_at": optional_date(s.unsubscribe_detected_at),
+        "billing_issues_detected_at": optional_date(s.billing_issues_detected_at),
+        "refunded_at": optional_date(s.refunded_at),
+        "auto_resume_date": Value::Null,
+        "ownership_type": s.ownership.as_str(),
+        "store_transaction_id": s.store_transaction_id,
+        "product_plan_identifier": s.product_plan_id,
+        "price": price(&s.price),
+    })
+}
+
+fn non_subscription(p: &NonSubscriptionPurchase) -> Value {
+    json!({
+        "id": p.id,
+        "is_sandbox": p.is_sandbox,
+        "purchase_date": date(p.purchase_date),
+        "original_purchase_date": date(p.purchase_date),
+        "store": p.store.as_str(),
+        "store_transaction_id": p.store_transaction_id,
+        "price": price(&p.price),
+    })
+}
+
+/// The `subscriber` object of CustomerInfo.
+pub fn subscriber(customer: &Customer, state: &CustomerState, attributes: &[Attribute]) -> Value {
+    let entitlements: Map<String, Value> = state
+        .entitlements
+        .iter()
+        .map(|(key, e)| (key.clone(), entitlement(e)))
+        .collect();
+    let subscriptions: Map<String, Value> = state
+        .subscriptions
+        .iter()
+        .map(|(product, s)| (product.clone(), subscription(s)))
+        .collect();
+    let non_subscriptions: Map<String, Value> = state
+        .non_subscriptions
+        .iter()
+        .map(|(product, purchases)| {
+            (
+                product.clone(),
+                Value::Array(purchases.iter().map(non_subscription).collect()),
+            )
+        })
+        .collect();
+    let subscriber_attributes: BTreeMap<&str, Value> = attributes
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                json!({"value": a.value, "updated_at_ms": a.updated_at.0}),
+            )
+        })
+        .collect();
+    let original_purchase_date = state
+        .subscriptions
+        .values()
+        .map(|s| s.original_purchase_date)
+        .chain(
+            state
+                .non_subscriptions
+                .values()
+                .flatten()
+                .map(|p| p.purchase_date),
+        )
+        .min();
+    json!({
+        "original_app_user_id": customer.id,
+        "original_application_version": Value::Null,
+        "original_purchase_date": optional_date(original_purchase_date),
+        "first_seen": date(customer.first_seen_at),
+        "last_seen": date(customer.last_seen_at.unwrap_or(customer.first_seen_at)),
+        "management_url": Value::Null,
+        "entitlements": entitlements,
+        "subscriptions": subscriptions,
+        "non_subscriptions": non_subscriptions,
+        "other_purchases": {},
+        "subscriber_attributes": subscriber_attributes,
+    })
+}
+
+/// A whole CustomerInfo answer at `now`.
+pub fn body(now: UnixMillis, subscriber: Value) -> Value {
+    json!({
+        "request_date": date(now),
+        "request_date_ms": now.0,
+        "subscriber": subscriber,
+    })
+}
+
+/// The ETag of a subscriber object: changes when anything the SDK shows changes, except
+/// `last_seen`, which moves with every request.
+pub fn etag(subscriber: &Value) -> String {
+    let mut stable = subscriber.clone();
+    if let Some(object) = stable.as_object_mut() {
+        object.remove("last_seen");
+    }
+    let digest = Sha256::digest(stable.to_string().as_bytes());
+    hex::encode(&digest[..16])
+}

@@ -1,0 +1,220 @@
+//! `POST /v1/receipts`: an app posts a purchase. The test store's purchases are recorded
+//! here; App Store, Play and Stripe verification come with their adapters.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use entitled_core::purchases::{
+    Environment, Money, Ownership, PeriodType, Store, StoreTransaction,
+};
+use entitled_core::test_store::add_period;
+use entitled_core::{AppType, IdKind, KeyKind, ProductType, Transfer, TransferRule, new_id};
+use entitled_storage::{PageRequest, Recorded};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorKind, V1ErrorBody};
+use crate::extract::ApiJson;
+use crate::pagination::MAX_LIMIT;
+use crate::subscribers::{check_app_user_id, find_or_create, project_now};
+use crate::v1::respond::{customer_info, touch};
+
+/// RevenueCat's code for a purchase that belongs to another customer.
+const RECEIPT_IN_USE: u32 = 7102;
+/// Billing period of test subscriptions whose product names none.
+const DEFAULT_TEST_PERIOD: &str = "P1M";
+
+/// The body the SDKs post. Fields entitled does not use yet are accepted and ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ReceiptBody {
+    /// Who bought it.
+    pub app_user_id: String,
+    /// The store's proof of purchase; for the test store, any new token makes a purchase.
+    pub fetch_token: String,
+    /// The store product identifier.
+    pub product_id: Option<String>,
+    /// The price paid, in the currency's units (e.g. 4.99).
+    pub price: Option<f64>,
+    /// ISO 4217 currency code.
+    pub currency: Option<String>,
+    /// Whether the SDK is restoring purchases.
+    pub is_restore: Option<bool>,
+    /// Whether the app completes purchases itself.
+    pub observer_mode: Option<bool>,
+    /// The offering the purchase was made from.
+    pub presented_offering_identifier: Option<String>,
+}
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::Unprocessable, message)
+}
+
+/// Converts a decimal price to integer micros, refusing what is not a price.
+fn price_micros(price: Option<f64>, currency: Option<&str>) -> Result<Option<Money>, ApiError> {
+    match (price, currency) {
+        (Some(amount), Some(currency)) => {
+            if !amount.is_finite() || amount < 0.0 || amount > 1_000_000_000.0 {
+                return Err(ApiError::parameter(
+                    "price",
+                    "price must be a non-negative amount",
+                ));
+            }
+            let valid_currency =
+                currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase());
+            if !valid_currency {
+                return Err(ApiError::parameter(
+                    "currency",
+                    "currency must be an ISO 4217 code like USD",
+                ));
+            }
+            Ok(Some(Money {
+                amount_micros: (amount * 1_000_000.0).round() as i64,
+                currency: currency.to_string(),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Records a purchase and answers the buyer's CustomerInfo (200, also for a repeat).
+#[utoipa::path(post, path = "/v1/receipts", tag = "v1",
+    security(("bearer" = [])),
+    request_body = ReceiptBody,
+    responses(
+        (status = 200, description = "CustomerInfo with the purchase", body = Object),
+        (status = 400, body = V1ErrorBody), (status = 401, body = V1ErrorBody),
+        (status = 403, body = V1ErrorBody), (status = 409, body = V1ErrorBody),
+        (status = 422, body = V1ErrorBody)))]
+pub async fn post_receipt(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ReceiptBody>,
+) -> Result<Response, ApiError> {
+    check_app_user_id(&body.app_user_id, "app_user_id")?;
+    if body.fetch_token.trim().is_empty() || body.fetch_token.len() > 10_000 {
+        return Err(ApiError::parameter(
+            "fetch_token",
+            "fetch_token must be 1 to 10000 characters",
+        ));
+    }
+    let project_id = caller.project_id().to_string();
+    let (Some(app_id), KeyKind::Public) = (caller.key.app_id.clone(), caller.key.kind) else {
+        return Err(ApiError::new(
+            ErrorKind::Authorization,
+            "Post receipts with the public SDK key of the app that made the purchase",
+        ));
+    };
+    let app = state
+        .storage
+        .get_app(&project_id, &app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("App"))?;
+    if app.app_type != AppType::TestStore {
+        return Err(unprocessable(format!(
+            "Receipts of {} apps cannot be verified by this server yet; only test_store purchases are",
+            app.app_type.as_str()
+        )));
+    }
+    let product_id = body.product_id.clone().ok_or_else(|| {
+        ApiError::parameter(
+            "product_id",
+            "product_id is required for test store purchases",
+        )
+    })?;
+    let all = PageRequest {
+        starting_after: None,
+        limit: MAX_LIMIT,
+    };
+    let product = state
+        .storage
+        .list_products(&project_id, Some(&app.id), &all)
+        .await?
+        .items
+        .into_iter()
+        .find(|p| p.store_identifier == product_id)
+        .ok_or_else(|| unprocessable(format!("{product_id:?} is not a product of this app")))?;
+    let price = price_micros(body.price, body.currency.as_deref())?;
+    let now = project_now(&state, &project_id).await?;
+    let (customer, _) = find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
+    touch(&state, &customer, &headers).await?;
+
+    let is_subscription = matches!(
+        product.product_type,
+        ProductType::Subscription | ProductType::NonRenewingSubscription
+    );
+    let expires_at = if is_subscription {
+        let period = product
+            .subscription_duration
+            .as_deref()
+            .unwrap_or(DEFAULT_TEST_PERIOD);
+        Some(
+            add_period(now, period)
+                .ok_or_else(|| ApiError::internal("stored period is invalid"))?,
+        )
+    } else {
+        None
+    };
+    let transaction = StoreTransaction {
+        id: new_id(IdKind::Transaction),
+        customer_key: customer.key.clone(),
+        app_id: app.id.clone(),
+        store: Store::TestStore,
+        store_transaction_id: body.fetch_token.clone(),
+        original_transaction_id: body.fetch_token.clone(),
+        product_id: product.store_identifier.clone(),
+        product_plan_id: None,
+        purchased_at: now,
+        expires_at,
+        period_type: PeriodType::Normal,
+        environment: Environment::Sandbox,
+        ownership: Ownership::Purchased,
+        price,
+        is_subscription,
+    };
+    match state
+        .storage
+        .record_transaction(&project_id, &transaction, state.now())
+        .await?
+    {
+        Recorded::New => {}
+        Recorded::Known(existing) if existing.customer_key == customer.key => {}
+        Recorded::Known(existing) => {
+            let project = state
+                .storage
+                .get_project(&project_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Project"))?;
+            if project.transfer_rule == TransferRule::KeepWithOriginal {
+                let mut err = ApiError::new(
+                    ErrorKind::AlreadyExists,
+                    "This purchase belongs to another customer and this project keeps purchases with their first owner",
+                );
+                err.v1_code = Some(RECEIPT_IN_USE);
+                return Err(err);
+            }
+            let transfer = Transfer {
+                id: new_id(IdKind::Transfer),
+                project_id: project_id.clone(),
+                source_customer_key: existing.customer_key.clone(),
+                target_customer_key: customer.key.clone(),
+                app_ids: None,
+                transferred_at: state.now(),
+            };
+            state
+                .storage
+                .move_purchase(&transfer, existing.store, &existing.original_transaction_id)
+                .await?;
+        }
+    }
+    customer_info(
+        &state,
+        &customer,
+        now,
+        StatusCode::OK,
+        &HeaderMap::new(),
+        None,
+    )
+    .await
+}

@@ -1,0 +1,107 @@
+//! Answering with CustomerInfo: the SDKs' ETag protocol and the request headers they send.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use entitled_core::{Customer, UnixMillis};
+use entitled_storage::PageRequest;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::pagination::MAX_LIMIT;
+use crate::subscribers::state_of;
+use crate::v1::customer_info;
+
+/// The header carrying CustomerInfo's ETag, both ways.
+pub const ETAG_HEADER: &str = "x-revenuecat-etag";
+
+/// What the SDK says about itself in headers, for `last_seen_*`.
+pub struct ClientInfo {
+    /// `X-Version` / `X-Client-Version`: the app's version.
+    pub app_version: Option<String>,
+    /// `X-Platform`: `iOS`, `android`, `web`, …
+    pub platform: Option<String>,
+    /// `X-Platform-Version`.
+    pub platform_version: Option<String>,
+}
+
+impl ClientInfo {
+    /// Reads the SDK headers.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(100).collect::<String>())
+        };
+        Self {
+            app_version: text("x-client-version").or_else(|| text("x-version")),
+            platform: text("x-platform"),
+            platform_version: text("x-platform-version"),
+        }
+    }
+}
+
+/// Records that the SDK saw `customer` now.
+pub async fn touch(
+    state: &AppState,
+    customer: &Customer,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let client = ClientInfo::from_headers(headers);
+    state
+        .storage
+        .touch_customer(
+            &customer.key,
+            state.now(),
+            client.app_version.as_deref(),
+            client.platform.as_deref(),
+            client.platform_version.as_deref(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The CustomerInfo `subscriber` object of a customer at `now`.
+pub async fn subscriber_json(
+    state: &AppState,
+    customer: &Customer,
+    now: UnixMillis,
+) -> Result<serde_json::Value, ApiError> {
+    let computed = state_of(state, customer, now).await?;
+    let all = PageRequest {
+        starting_after: None,
+        limit: MAX_LIMIT,
+    };
+    let attributes = state.storage.list_attributes(&customer.key, &all).await?;
+    Ok(customer_info::subscriber(
+        customer,
+        &computed,
+        &attributes.items,
+    ))
+}
+
+/// Answers CustomerInfo with `status`, or 304 when the request's ETag is still current.
+pub async fn customer_info(
+    state: &AppState,
+    customer: &Customer,
+    now: UnixMillis,
+    status: StatusCode,
+    request_headers: &HeaderMap,
+    extra: Option<(&str, serde_json::Value)>,
+) -> Result<Response, ApiError> {
+    let subscriber = subscriber_json(state, customer, now).await?;
+    let etag = customer_info::etag(&subscriber);
+    let etag_header = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    let unchanged = request_headers
+        .get(ETAG_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sent| sent == etag);
+    if unchanged && status == StatusCode::OK {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG_HEADER, etag_header)]).into_response());
+    }
+    let mut body = customer_info::body(now, subscriber);
+    if let (Some((key, value)), Some(object)) = (extra, body.as_object_mut()) {
+        object.insert(key.to_string(), value);
+    }
+    Ok((status, [(ETAG_HEADER, etag_header)], axum::Json(body)).into_response())
+}

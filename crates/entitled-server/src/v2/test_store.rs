@@ -1,0 +1,361 @@
+//! The test store's controls: act on a test purchase as a store would, and move the
+//! project's test clock (renewing what is due).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use entitled_core::engine::subscription_of;
+use entitled_core::purchases::{
+    LifecycleEvent, LifecycleKind, PeriodType, Store, StoreTransaction,
+};
+use entitled_core::test_store::{add_period, renewals_due};
+use entitled_core::{IdKind, Scope, UnixMillis, new_id};
+use entitled_storage::PageRequest;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody, ErrorKind};
+use crate::extract::ApiJson;
+use crate::pagination::MAX_LIMIT;
+use crate::subscribers::project_now;
+
+const PURCHASES: &str = "customer_information:purchases";
+/// Billing period of test subscriptions whose product names none.
+const DEFAULT_TEST_PERIOD: &str = "P1M";
+/// The furthest one call may move the clock: ten years.
+const MAX_ADVANCE_MS: i64 = 10 * 366 * 86_400_000;
+
+/// The body of `…/test_store/transactions/{transaction_id}/actions`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// `renew`, `cancel`, `uncancel`, `billing_issue`, `recover`, `expire` or `refund`.
+    pub action: String,
+}
+
+/// A test purchase after an action.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TestTransactionView {
+    /// Always `test_store.transaction`.
+    pub object: &'static str,
+    /// The purchase's original transaction id (the first `fetch_token`).
+    pub id: String,
+    /// The action taken.
+    pub action: String,
+    /// The product.
+    pub product_id: String,
+    /// When access ends now, ms since epoch (null for one-time purchases).
+    pub expires_at: Option<i64>,
+    /// Whether it will renew.
+    pub will_renew: bool,
+}
+
+/// The body of `…/test_store/clock`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockBody {
+    /// How far to move the clock forward, in ms (1 ms to 10 years).
+    pub advance_ms: i64,
+}
+
+/// The test clock after a move.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClockView {
+    /// Always `test_store.clock`.
+    pub object: &'static str,
+    /// How far the clock is ahead of real time, ms.
+    pub offset_ms: i64,
+    /// The project's time now, ms since epoch.
+    pub now_ms: i64,
+    /// Renewals made by this move.
+    pub renewals: u64,
+}
+
+fn forbidden(message: &str) -> ApiError {
+    ApiError::new(ErrorKind::Unprocessable, message)
+}
+
+/// Billing periods of the project's products, by store identifier.
+async fn periods(state: &AppState, project_id: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let all = PageRequest {
+        starting_after: None,
+        limit: MAX_LIMIT,
+    };
+    Ok(state
+        .storage
+        .list_products(project_id, None, &all)
+        .await?
+        .items
+        .into_iter()
+        .map(|p| {
+            let period = p
+                .subscription_duration
+                .unwrap_or_else(|| DEFAULT_TEST_PERIOD.to_string());
+            (p.store_identifier, period)
+        })
+        .collect())
+}
+
+/// Acts on a test purchase as the store would: renew, cancel, uncancel, billing_issue,
+/// recover, expire or refund. 422 when the purchase's state forbids the action.
+#[utoipa::path(post, path = "/v2/projects/{project_id}/test_store/transactions/{transaction_id}/actions", tag = "test_store",
+    security(("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project"),
+        ("transaction_id" = String, Path, description = "The purchase's fetch_token (store transaction id)")),
+    request_body = ActionBody,
+    responses(
+        (status = 200, description = "The purchase after the action", body = TestTransactionView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, transaction_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<TestTransactionView>, ApiError> {
+    caller.authorize(&project_id, Scope::read_write(PURCHASES))?;
+    let found = state
+        .storage
+        .find_transaction(&project_id, Store::TestStore, &transaction_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Test store transaction"))?;
+    let original = found.original_transaction_id.clone();
+    let now = project_now(&state, &project_id).await?;
+    let (transactions, events) = state
+        .storage
+        .store_facts(&project_id, Store::TestStore)
+        .await?;
+    let group: Vec<&StoreTransaction> = transactions
+        .iter()
+        .filter(|t| t.original_transaction_id == original && t.purchased_at <= now)
+        .collect();
+    let group_events: Vec<&LifecycleEvent> = events
+        .iter()
+        .filter(|e| e.original_transaction_id == original && e.occurred_at <= now)
+        .collect();
+    let subscription = if found.is_subscription {
+        subscription_of(&group, &group_events)
+    } else {
+        None
+    };
+    let refunded = group_events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                LifecycleKind::Refunded | LifecycleKind::RefundReversed
+            )
+        })
+        .max_by_key(|e| (e.occurred_at, e.id.clone()))
+        .is_some_and(|e| e.kind == LifecycleKind::Refunded);
+    let active = subscription.as_ref().is_some_and(|s| s.is_active(now));
+    let event = |kind| LifecycleEvent {
+        id: new_id(IdKind::LifecycleEvent),
+        store: Store::TestStore,
+        original_transaction_id: original.clone(),
+        kind,
+        occurred_at: now,
+    };
+    let needs_subscription = || {
+        subscription
+            .as_ref()
+            .ok_or_else(|| forbidden("Only subscriptions can take this action"))
+    };
+    match body.action.as_str() {
+        "renew" => {
+            let current = needs_subscription()?;
+            if current.refunded_at.is_some() {
+                return Err(forbidden("A refunded subscription cannot renew"));
+            }
+            let product_periods = periods(&state, &project_id).await?;
+            let period = product_periods
+                .get(&found.product_id)
+                .map_or(DEFAULT_TEST_PERIOD, String::as_str);
+            let starts = current.expires_date.filter(|e| *e > now).unwrap_or(now);
+            let ends =
+                add_period(starts, period).ok_or_else(|| ApiError::internal("invalid period"))?;
+            let renewal = StoreTransaction {
+                id: new_id(IdKind::Transaction),
+                store_transaction_id: format!("{original}.renewal.{}", group.len()),
+                purchased_at: now,
+                expires_at: Some(ends),
+                period_type: PeriodType::Normal,
+                ..found.clone()
+            };
+            state
+                .storage
+                .record_transactions(&project_id, &[renewal], state.now())
+                .await?;
+            if current.unsubscribe_detected_at.is_some() {
+                state
+                    .storage
+                    .add_lifecycle_event(
+                        &project_id,
+                        &event(LifecycleKind::Uncancelled),
+                        state.now(),
+                    )
+                    .await?;
+            }
+            if current.billing_issues_detected_at.is_some() {
+                state
+                    .storage
+                    .add_lifecycle_event(&project_id, &event(LifecycleKind::Recovered), state.now())
+                    .await?;
+            }
+        }
+        "cancel" => {
+            let current = needs_subscription()?;
+            if !active || current.unsubscribe_detected_at.is_some() {
+                return Err(forbidden(
+                    "Only an active, renewing subscription can be cancelled",
+                ));
+            }
+            state
+                .storage
+                .add_lifecycle_event(&project_id, &event(LifecycleKind::Cancelled), state.now())
+                .await?;
+        }
+        "uncancel" => {
+            let current = needs_subscription()?;
+            if !active || current.unsubscribe_detected_at.is_none() {
+                return Err(forbidden(
+                    "Only an active, cancelled subscription can be uncancelled",
+                ));
+            }
+            state
+                .storage
+                .add_lifecycle_event(&project_id, &event(LifecycleKind::Uncancelled), state.now())
+                .await?;
+        }
+        "billing_issue" => {
+            let current = needs_subscription()?;
+            if !active || current.billing_issues_detected_at.is_some() {
+                return Err(forbidden(
+                    "Only an active subscription without a billing issue can get one",
+                ));
+            }
+            let issue = LifecycleKind::BillingIssue {
+                grace_period_expires_at: None,
+            };
+            state
+                .storage
+                .add_lifecycle_event(&project_id, &event(issue), state.now())
+                .await?;
+        }
+        "recover" => {
+            let current = needs_subscription()?;
+            if current.billing_issues_detected_at.is_none() {
+                return Err(forbidden(
+                    "Only a subscription with a billing issue can recover",
+                ));
+            }
+            state
+                .storage
+                .add_lifecycle_event(&project_id, &event(LifecycleKind::Recovered), state.now())
+                .await?;
+        }
+        "expire" => {
+            needs_subscription()?;
+            if !active {
+                return Err(forbidden("Only an active subscription can expire"));
+            }
+            state
+                .storage
+                .add_lifecycle_event(&project_id, &event(LifecycleKind::Expired), state.now())
+                .await?;
+        }
+        "refund" => {
+            if refunded {
+                return Err(forbidden("This purchase was refunded already"));
+            }
+            state
+                .storage
+                .add_lifecycle_event(&project_id, &event(LifecycleKind::Refunded), state.now())
+                .await?;
+        }
+        other => {
+            return Err(ApiError::parameter(
+                "action",
+                format!(
+                    "{other:?} is not an action: renew, cancel, uncancel, billing_issue, recover, expire, refund"
+                ),
+            ));
+        }
+    }
+    let (transactions, events) = state
+        .storage
+        .store_facts(&project_id, Store::TestStore)
+        .await?;
+    let group: Vec<&StoreTransaction> = transactions
+        .iter()
+        .filter(|t| t.original_transaction_id == original && t.purchased_at <= now)
+        .collect();
+    let group_events: Vec<&LifecycleEvent> = events
+        .iter()
+        .filter(|e| e.original_transaction_id == original && e.occurred_at <= now)
+        .collect();
+    let after = if found.is_subscription {
+        subscription_of(&group, &group_events)
+    } else {
+        None
+    };
+    Ok(Json(TestTransactionView {
+        object: "test_store.transaction",
+        id: original,
+        action: body.action,
+        product_id: found.product_id,
+        expires_at: after.as_ref().and_then(|s| s.expires_date).map(|t| t.0),
+        will_renew: after.as_ref().is_some_and(|s| s.will_renew(now)),
+    }))
+}
+
+/// Moves the project's test clock forward; test subscriptions renew at each period end
+/// passed, until cancelled.
+#[utoipa::path(post, path = "/v2/projects/{project_id}/test_store/clock", tag = "test_store",
+    security(("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project")),
+    request_body = ClockBody,
+    responses(
+        (status = 200, description = "The clock after the move", body = ClockView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn advance_clock(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+    ApiJson(body): ApiJson<ClockBody>,
+) -> Result<Json<ClockView>, ApiError> {
+    caller.authorize(&project_id, Scope::read_write(PURCHASES))?;
+    if !(1..=MAX_ADVANCE_MS).contains(&body.advance_ms) {
+        return Err(ApiError::parameter(
+            "advance_ms",
+            "advance_ms must be between 1 ms and 10 years",
+        ));
+    }
+    let offset = state
+        .storage
+        .advance_test_clock(&project_id, body.advance_ms)
+        .await?;
+    let now = UnixMillis(state.now().0.saturating_add(offset));
+    let (transactions, events) = state
+        .storage
+        .store_facts(&project_id, Store::TestStore)
+        .await?;
+    let product_periods = periods(&state, &project_id).await?;
+    let due = renewals_due(&transactions, &events, &product_periods, now, || {
+        new_id(IdKind::Transaction)
+    });
+    let renewals = state
+        .storage
+        .record_transactions(&project_id, &due, state.now())
+        .await?;
+    Ok(Json(ClockView {
+        object: "test_store.clock",
+        offset_ms: offset,
+        now_ms: now.0,
+        renewals,
+    }))
+}
