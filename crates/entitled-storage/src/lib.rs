@@ -467,7 +467,7 @@ pub enum Recorded {
     /// It was new and is now stored.
     New,
     /// The store transaction was already recorded (nothing was written); here it is.
-    Known(StoreTransaction),
+    Known(Box<StoreTransaction>),
 }
 
 /// Purchase facts: store transactions, lifecycle events, and the test store's clock.

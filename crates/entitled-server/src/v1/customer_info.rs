@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use entitled_core::engine::{
     CustomerState, EntitlementState, NonSubscriptionPurchase, SubscriptionState,
 };
-use entitled_core::purchases::Money;
+use entitled_core::purchases::{Money, PeriodType};
 use entitled_core::{Attribute, Customer, UnixMillis};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -44,7 +44,11 @@ fn subscription(s: &SubscriptionState) -> Value {
     json!({
         "store": s.store.as_str(),
         "is_sandbox": s.is_sandbox,
-        "period_type": s.period_type.as_str(),
+        // The SDKs know normal, intro, trial and prepaid; grants show as normal, as RevenueCat's do.
+        "period_type": match s.period_type {
+            PeriodType::Promotional => PeriodType::Normal.as_str(),
+            other => other.as_str(),
+        },
         "purchase_date": date(s.purchase_date),
         "original_purchase_date": date(s.original_purchase_date),
         "expires_date": optional_date(s.expires_date),
@@ -72,8 +76,13 @@ fn non_subscription(p: &NonSubscriptionPurchase) -> Value {
     })
 }
 
-/// The `subscriber` object of CustomerInfo.
-pub fn subscriber(customer: &Customer, state: &CustomerState, attributes: &[Attribute]) -> Value {
+/// The `subscriber` object of CustomerInfo. `attributes` are shown only to secret keys
+/// (as RevenueCat does): an app's public key must not read its users' emails.
+pub fn subscriber(
+    customer: &Customer,
+    state: &CustomerState,
+    attributes: Option<&[Attribute]>,
+) -> Value {
     let entitlements: Map<String, Value> = state
         .entitlements
         .iter()
@@ -95,6 +104,7 @@ pub fn subscriber(customer: &Customer, state: &CustomerState, attributes: &[Attr
         })
         .collect();
     let subscriber_attributes: BTreeMap<&str, Value> = attributes
+        .unwrap_or_default()
         .iter()
         .map(|a| {
             (

@@ -116,3 +116,57 @@ pub async fn product_entitlement_mapping(
         .collect();
     Ok(Json(json!({"product_entitlement_mapping": mapping})))
 }
+
+/// The body iOS posts to ask about introductory offers.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct IntroEligibilityBody {
+    /// The products to ask about.
+    pub product_identifiers: Vec<String>,
+}
+
+/// Whether the customer may still get each product's introductory offer: `true` unless
+/// they bought it (or anything of its subscription) before.
+#[utoipa::path(post, path = "/v1/subscribers/{app_user_id}/intro_eligibility", tag = "v1",
+    security(("bearer" = [])),
+    params(("app_user_id" = String, Path, description = "The app user id")),
+    request_body = IntroEligibilityBody,
+    responses(
+        (status = 200, description = "Product id → eligible", body = Object),
+        (status = 400, body = V1ErrorBody), (status = 401, body = V1ErrorBody)))]
+pub async fn intro_eligibility(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(app_user_id): Path<String>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<IntroEligibilityBody>,
+) -> Result<Json<Value>, ApiError> {
+    check_app_user_id(&app_user_id, "app_user_id")?;
+    if body.product_identifiers.len() > 1000 {
+        return Err(ApiError::parameter(
+            "product_identifiers",
+            "at most 1000 products",
+        ));
+    }
+    let bought: std::collections::BTreeSet<String> = match state
+        .storage
+        .find_customer(caller.project_id(), &app_user_id)
+        .await?
+    {
+        Some(customer) => state
+            .storage
+            .transactions_of(&customer.key)
+            .await?
+            .into_iter()
+            .map(|t| t.product_id)
+            .collect(),
+        None => Default::default(),
+    };
+    let answer: serde_json::Map<String, Value> = body
+        .product_identifiers
+        .into_iter()
+        .map(|id| {
+            let eligible = !bought.contains(&id);
+            (id, Value::Bool(eligible))
+        })
+        .collect();
+    Ok(Json(Value::Object(answer)))
+}

@@ -132,6 +132,7 @@ pub async fn grant(
     state.storage.add_grant(&grant).await?;
     customer_info(
         &state,
+        &caller,
         &customer,
         now,
         StatusCode::CREATED,
@@ -166,6 +167,7 @@ pub async fn revoke(
         .await?;
     customer_info(
         &state,
+        &caller,
         &customer,
         now,
         StatusCode::OK,

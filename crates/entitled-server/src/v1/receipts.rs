@@ -32,10 +32,13 @@ pub struct ReceiptBody {
     pub app_user_id: String,
     /// The store's proof of purchase; for the test store, any new token makes a purchase.
     pub fetch_token: String,
-    /// The store product identifier.
+    /// The store product identifier (iOS, web).
     pub product_id: Option<String>,
-    /// The price paid, in the currency's units (e.g. 4.99).
-    pub price: Option<f64>,
+    /// The store product identifiers (Android sends a list).
+    pub product_ids: Option<Vec<String>>,
+    /// The price paid, in the currency's units: a number (Android) or a decimal string (iOS).
+    #[schema(value_type = Option<f64>)]
+    pub price: Option<serde_json::Value>,
     /// ISO 4217 currency code.
     pub currency: Option<String>,
     /// Whether the SDK is restoring purchases.
@@ -50,11 +53,29 @@ fn unprocessable(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::Unprocessable, message)
 }
 
-/// Converts a decimal price to integer micros, refusing what is not a price.
-fn price_micros(price: Option<f64>, currency: Option<&str>) -> Result<Option<Money>, ApiError> {
-    match (price, currency) {
+/// Converts a decimal price (number or string) to integer micros, refusing what is not a price.
+fn price_micros(
+    price: Option<&serde_json::Value>,
+    currency: Option<&str>,
+) -> Result<Option<Money>, ApiError> {
+    let amount = match price {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => Some(
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| ApiError::parameter("price", "price must be a decimal amount"))?,
+        ),
+        Some(_) => {
+            return Err(ApiError::parameter(
+                "price",
+                "price must be a decimal amount",
+            ));
+        }
+    };
+    match (amount, currency) {
         (Some(amount), Some(currency)) => {
-            if !amount.is_finite() || amount < 0.0 || amount > 1_000_000_000.0 {
+            if !amount.is_finite() || !(0.0..=1_000_000_000.0).contains(&amount) {
                 return Err(ApiError::parameter(
                     "price",
                     "price must be a non-negative amount",
@@ -135,7 +156,7 @@ pub async fn post_receipt(
         .into_iter()
         .find(|p| p.store_identifier == product_id)
         .ok_or_else(|| unprocessable(format!("{product_id:?} is not a product of this app")))?;
-    let price = price_micros(body.price, body.currency.as_deref())?;
+    let price = price_micros(body.price.as_ref(), body.currency.as_deref())?;
     let now = project_now(&state, &project_id).await?;
     let (customer, _) = find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
     touch(&state, &customer, &headers).await?;
@@ -210,6 +231,7 @@ pub async fn post_receipt(
     }
     customer_info(
         &state,
+        &caller,
         &customer,
         now,
         StatusCode::OK,

@@ -2,17 +2,21 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use entitled_core::{Customer, UnixMillis};
+use entitled_core::{Customer, KeyKind, UnixMillis};
 use entitled_storage::PageRequest;
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::pagination::MAX_LIMIT;
 use crate::subscribers::state_of;
 use crate::v1::customer_info;
 
-/// The header carrying CustomerInfo's ETag, both ways.
+/// The header carrying CustomerInfo's ETag, both ways. A 304 carries it too: the SDKs need
+/// it to use their cached body.
 pub const ETAG_HEADER: &str = "x-revenuecat-etag";
+/// The time the answer describes (epoch ms); the mobile SDKs prefer it to `request_date`.
+pub const REQUEST_TIME_HEADER: &str = "x-revenuecat-request-time";
 
 /// What the SDK says about itself in headers, for `last_seen_*`.
 pub struct ClientInfo {
@@ -61,47 +65,75 @@ pub async fn touch(
     Ok(())
 }
 
-/// The CustomerInfo `subscriber` object of a customer at `now`.
+/// The CustomerInfo `subscriber` object of a customer at `now` (attributes for secret keys).
 pub async fn subscriber_json(
     state: &AppState,
+    caller: &Caller,
     customer: &Customer,
     now: UnixMillis,
 ) -> Result<serde_json::Value, ApiError> {
     let computed = state_of(state, customer, now).await?;
-    let all = PageRequest {
-        starting_after: None,
-        limit: MAX_LIMIT,
+    let attributes = if caller.key.kind == KeyKind::Secret {
+        let all = PageRequest {
+            starting_after: None,
+            limit: MAX_LIMIT,
+        };
+        Some(
+            state
+                .storage
+                .list_attributes(&customer.key, &all)
+                .await?
+                .items,
+        )
+    } else {
+        None
     };
-    let attributes = state.storage.list_attributes(&customer.key, &all).await?;
     Ok(customer_info::subscriber(
         customer,
         &computed,
-        &attributes.items,
+        attributes.as_deref(),
     ))
 }
 
 /// Answers CustomerInfo with `status`, or 304 when the request's ETag is still current.
 pub async fn customer_info(
     state: &AppState,
+    caller: &Caller,
     customer: &Customer,
     now: UnixMillis,
     status: StatusCode,
     request_headers: &HeaderMap,
     extra: Option<(&str, serde_json::Value)>,
 ) -> Result<Response, ApiError> {
-    let subscriber = subscriber_json(state, customer, now).await?;
+    let subscriber = subscriber_json(state, caller, customer, now).await?;
     let etag = customer_info::etag(&subscriber);
     let etag_header = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    let request_time = HeaderValue::from(now.0);
     let unchanged = request_headers
         .get(ETAG_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|sent| sent == etag);
     if unchanged && status == StatusCode::OK {
-        return Ok((StatusCode::NOT_MODIFIED, [(ETAG_HEADER, etag_header)]).into_response());
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [
+                (ETAG_HEADER, etag_header),
+                (REQUEST_TIME_HEADER, request_time),
+            ],
+        )
+            .into_response());
     }
     let mut body = customer_info::body(now, subscriber);
     if let (Some((key, value)), Some(object)) = (extra, body.as_object_mut()) {
         object.insert(key.to_string(), value);
     }
-    Ok((status, [(ETAG_HEADER, etag_header)], axum::Json(body)).into_response())
+    Ok((
+        status,
+        [
+            (ETAG_HEADER, etag_header),
+            (REQUEST_TIME_HEADER, request_time),
+        ],
+        axum::Json(body),
+    )
+        .into_response())
 }

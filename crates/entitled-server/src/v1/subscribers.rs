@@ -61,7 +61,7 @@ pub async fn get_subscriber(
     } else {
         StatusCode::OK
     };
-    customer_info(&state, &customer, now, status, &headers, None).await
+    customer_info(&state, &caller, &customer, now, status, &headers, None).await
 }
 
 /// The body of `POST /v1/subscribers/identify`.
@@ -136,6 +136,7 @@ pub async fn identify(
     };
     customer_info(
         &state,
+        &caller,
         &customer,
         now,
         status,

@@ -24,7 +24,7 @@ macro_rules! impl_purchase_store {
                     .bind(&transaction.store_transaction_id)
                     .fetch_one(&mut *tx)
                     .await?;
-                Ok($crate::Recorded::Known($crate::shared::transaction_from_row(&row)?))
+                Ok($crate::Recorded::Known(Box::new($crate::shared::transaction_from_row(&row)?)))
             }
 
             async fn record_transactions(

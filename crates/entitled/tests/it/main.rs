@@ -14,3 +14,4 @@ mod errors;
 mod lifecycle;
 mod openapi;
 mod resources;
+mod sdk;

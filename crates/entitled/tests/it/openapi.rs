@@ -135,6 +135,27 @@ const SERVED: &[(&str, &str)] = &[
         "post",
         "/v2/projects/{project_id}/customers/{customer_id}/actions/transfer",
     ),
+    ("get", "/v1/subscribers/{app_user_id}"),
+    ("delete", "/v1/subscribers/{app_user_id}"),
+    ("post", "/v1/subscribers/identify"),
+    ("post", "/v1/subscribers/{app_user_id}/attributes"),
+    ("post", "/v1/receipts"),
+    ("get", "/v1/subscribers/{app_user_id}/offerings"),
+    ("get", "/v1/product_entitlement_mapping"),
+    ("post", "/v1/subscribers/{app_user_id}/intro_eligibility"),
+    (
+        "post",
+        "/v1/subscribers/{app_user_id}/entitlements/{entitlement_identifier}/promotional",
+    ),
+    (
+        "post",
+        "/v1/subscribers/{app_user_id}/entitlements/{entitlement_identifier}/revoke_promotionals",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/test_store/transactions/{transaction_id}/actions",
+    ),
+    ("post", "/v2/projects/{project_id}/test_store/clock"),
     ("get", "/openapi.json"),
     ("get", "/docs/errors"),
 ];
@@ -187,7 +208,10 @@ async fn every_served_route_answers_and_no_other_does() {
             .replace("{entitlement_id}", "entlnope")
             .replace("{offering_id}", "ofrngnope")
             .replace("{package_id}", "pkgenope")
-            .replace("{customer_id}", "nobody");
+            .replace("{customer_id}", "nobody")
+            .replace("{app_user_id}", "nobody")
+            .replace("{entitlement_identifier}", "nope")
+            .replace("{transaction_id}", "nope");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, _, body) = send(server.secret(method.clone(), &concrete)).await;
         let route_missing = status == 404 && body["message"] == "No such route";
