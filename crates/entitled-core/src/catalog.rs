@@ -174,6 +174,8 @@ pub struct Product {
     pub display_name: Option<String>,
     /// For subscriptions: the billing period as an ISO 8601 duration, e.g. `P1M`.
     pub subscription_duration: Option<String>,
+    /// What the test store charges for it (test-store products only).
+    pub test_store_price: Option<crate::purchases::Money>,
     /// When it was created.
     pub created_at: UnixMillis,
 }

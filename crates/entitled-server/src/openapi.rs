@@ -134,6 +134,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::offerings::get_offerings))
         .routes(routes!(v1::offerings::product_entitlement_mapping))
         .routes(routes!(v1::offerings::intro_eligibility))
+        .routes(routes!(v1::web_billing::products))
+        .routes(routes!(v1::web_billing::virtual_currencies))
         .routes(routes!(v1::promotional::grant))
         .routes(routes!(v1::promotional::revoke))
         .routes(routes!(v2::test_store::act))

@@ -8,3 +8,4 @@ pub mod promotional;
 pub mod receipts;
 pub mod respond;
 pub mod subscribers;
+pub mod web_billing;

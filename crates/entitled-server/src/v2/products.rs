@@ -121,6 +121,19 @@ pub struct CreateProductBody {
     pub subscription: Option<SubscriptionInput>,
     /// Accepted for compatibility; stored as the display name when that is absent.
     pub title: Option<String>,
+    /// What the test store charges (test-store apps only; an entitled addition, not shown
+    /// in answers, whose schema RevenueCat closes).
+    pub test_store_price: Option<PriceInput>,
+}
+
+/// A price: integer micros and an ISO 4217 currency.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceInput {
+    /// Millionths of the currency unit: 4.99 is 4990000.
+    pub amount_micros: i64,
+    /// ISO 4217 code, e.g. `USD`.
+    pub currency: String,
 }
 
 /// Query of `GET …/products`.
@@ -230,6 +243,23 @@ pub async fn create_product(
         Some(name) => Some(display_name(&name, "display_name", 1500)?),
         None => None,
     };
+    let test_store_price = match body.test_store_price {
+        Some(price) => {
+            let valid_currency =
+                price.currency.len() == 3 && price.currency.chars().all(|c| c.is_ascii_uppercase());
+            if price.amount_micros < 0 || !valid_currency {
+                return Err(ApiError::parameter(
+                    "test_store_price",
+                    "test_store_price needs amount_micros ≥ 0 and a currency like USD",
+                ));
+            }
+            Some(entitled_core::purchases::Money {
+                amount_micros: price.amount_micros,
+                currency: price.currency,
+            })
+        }
+        None => None,
+    };
     let now = state.now();
     let product = Product {
         id: new_id(IdKind::Product),
@@ -239,6 +269,7 @@ pub async fn create_product(
         product_type,
         display_name: display,
         subscription_duration,
+        test_store_price,
         created_at: now,
     };
     let audit = AuditEntry::new(

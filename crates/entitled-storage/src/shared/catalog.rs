@@ -18,8 +18,8 @@ macro_rules! impl_catalog_store {
                     &product.project_id, &product.app_id, "app").await?;
                 sqlx::query(
                     "INSERT INTO products (id, project_id, app_id, store_identifier, product_type, \
-                     display_name, subscription_duration, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     display_name, subscription_duration, test_store_price_micros, test_store_currency, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&product.id)
                 .bind(&product.project_id)
@@ -28,6 +28,8 @@ macro_rules! impl_catalog_store {
                 .bind(product.product_type.as_str())
                 .bind(&product.display_name)
                 .bind(&product.subscription_duration)
+                .bind(product.test_store_price.as_ref().map(|p| p.amount_micros))
+                .bind(product.test_store_price.as_ref().map(|p| p.currency.clone()))
                 .bind(product.created_at.0)
                 .execute(&mut *tx)
                 .await?;

@@ -148,7 +148,7 @@ macro_rules! product_columns {
     () => {
         "products.id, products.project_id, products.app_id, products.store_identifier, \
          products.product_type, products.display_name, products.subscription_duration, \
-         products.created_at"
+         products.test_store_price_micros, products.test_store_currency, products.created_at"
     };
 }
 pub(crate) use product_columns;
@@ -254,6 +254,16 @@ pub(crate) fn product_from_row<R: RowExt>(row: &R) -> Result<Product, StorageErr
         product_type,
         display_name: row.opt_text("display_name")?,
         subscription_duration: row.opt_text("subscription_duration")?,
+        test_store_price: match (
+            row.opt_int("test_store_price_micros")?,
+            row.opt_text("test_store_currency")?,
+        ) {
+            (Some(amount_micros), Some(currency)) => Some(entitled_core::purchases::Money {
+                amount_micros,
+                currency,
+            }),
+            _ => None,
+        },
         created_at: UnixMillis(row.int("created_at")?),
     })
 }

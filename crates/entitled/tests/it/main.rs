@@ -15,3 +15,4 @@ mod lifecycle;
 mod openapi;
 mod resources;
 mod sdk;
+mod sdk_js;

@@ -1,0 +1,3 @@
+-- What the test store charges for a product (the real stores price their own products).
+ALTER TABLE products ADD COLUMN test_store_price_micros BIGINT;
+ALTER TABLE products ADD COLUMN test_store_currency TEXT;
