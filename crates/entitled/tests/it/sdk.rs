@@ -14,6 +14,8 @@ on_both_backends!(
     v1_errors_carry_revenuecat_codes,
     attributes_report_bad_keys_one_by_one,
     promotional_grants_and_deletion_need_a_secret_key,
+    logging_in_merges_anonymous_customers_and_switches_known_ones,
+    every_test_store_action_moves_the_subscription,
 );
 
 const ANON: &str = "$RCAnonymousID:0123456789abcdef0123456789abcdef";
@@ -608,4 +610,107 @@ async fn promotional_grants_and_deletion_need_a_secret_key(server: &TestServer) 
     assert_eq!((status, body["code"].as_i64()), (404, Some(7259)));
     let (status, _, _) = send(sdk(server, Method::GET, "/v1/subscribers/ivy")).await;
     assert_eq!(status, 201, "a deleted customer is new again");
+}
+
+async fn logging_in_merges_anonymous_customers_and_switches_known_ones(server: &TestServer) {
+    catalog(server).await;
+    customer(server, "known_user").await;
+    receipt(server, ANON, "tok_anon", "pro_monthly").await;
+    let (status, _, merged) = send(
+        sdk(server, Method::POST, "/v1/subscribers/identify")
+            .json(&json!({"app_user_id": ANON, "new_app_user_id": "known_user"})),
+    )
+    .await;
+    assert_eq!(status, 200, "the known id existed: {merged}");
+    assert_eq!(merged["subscriber"]["original_app_user_id"], "known_user");
+    assert!(
+        is_active(&merged, "pro"),
+        "the anonymous purchase was merged in"
+    );
+    // The anonymous id now names the known customer.
+    assert_eq!(
+        customer(server, ANON).await["subscriber"]["original_app_user_id"],
+        "known_user"
+    );
+
+    // Known → another known id: a switch, nothing merges.
+    customer(server, "other_user").await;
+    let (status, _, switched) = send(
+        sdk(server, Method::POST, "/v1/subscribers/identify")
+            .json(&json!({"app_user_id": "known_user", "new_app_user_id": "other_user"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(switched["subscriber"]["original_app_user_id"], "other_user");
+    assert!(!is_active(&switched, "pro"));
+    assert!(
+        is_active(&customer(server, "known_user").await, "pro"),
+        "known_user keeps its purchase"
+    );
+
+    let (status, _, body) = send(
+        sdk(server, Method::POST, "/v1/subscribers/identify")
+            .json(&json!({"app_user_id": "known_user", "new_app_user_id": ""})),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_i64()), (400, Some(7220)));
+}
+
+async fn every_test_store_action_moves_the_subscription(server: &TestServer) {
+    catalog(server).await;
+    receipt(server, "jules", "tok_j", "pro_monthly").await;
+    let expires =
+        |info: &Value| millis(&info["subscriber"]["subscriptions"]["pro_monthly"]["expires_date"]);
+    let start = expires(&customer(server, "jules").await);
+
+    let (status, renewed) = act(server, "tok_j", "renew").await;
+    assert_eq!(status, 200, "{renewed}");
+    let after_renew = customer(server, "jules").await;
+    assert!(
+        expires(&after_renew) > start + 27 * DAY_MS,
+        "renew adds a period"
+    );
+
+    assert_eq!(
+        act(server, "tok_j", "uncancel").await.0,
+        422,
+        "not cancelled"
+    );
+    assert_eq!(
+        act(server, "tok_j", "recover").await.0,
+        422,
+        "no billing issue"
+    );
+    assert_eq!(act(server, "tok_j", "billing_issue").await.0, 200);
+    let troubled = customer(server, "jules").await;
+    assert!(
+        !troubled["subscriber"]["subscriptions"]["pro_monthly"]["billing_issues_detected_at"]
+            .is_null()
+    );
+    assert_eq!(
+        act(server, "tok_j", "billing_issue").await.0,
+        422,
+        "already has one"
+    );
+    assert_eq!(act(server, "tok_j", "recover").await.0, 200);
+    assert!(customer(server, "jules").await["subscriber"]["subscriptions"]["pro_monthly"]["billing_issues_detected_at"].is_null());
+    assert_eq!(act(server, "tok_j", "cancel").await.0, 200);
+    let (status, uncancelled) = act(server, "tok_j", "uncancel").await;
+    assert_eq!(
+        (status, uncancelled["will_renew"].as_bool()),
+        (200, Some(true))
+    );
+    let (status, expired) = act(server, "tok_j", "expire").await;
+    assert_eq!(status, 200, "{expired}");
+    assert!(!is_active(&customer(server, "jules").await, "pro"));
+    assert_eq!(act(server, "tok_j", "expire").await.0, 422, "already over");
+    let (status, refunded) = act(server, "tok_j", "refund").await;
+    assert_eq!(status, 200, "{refunded}");
+    let info = customer(server, "jules").await;
+    assert!(!info["subscriber"]["subscriptions"]["pro_monthly"]["refunded_at"].is_null());
+    assert_eq!(
+        act(server, "tok_j", "renew").await.0,
+        422,
+        "a refunded subscription cannot renew"
+    );
 }
