@@ -98,6 +98,29 @@ async fn periods(state: &AppState, project_id: &str) -> Result<BTreeMap<String, 
         .collect())
 }
 
+/// The transactions and lifecycle events of one test purchase known at `now`.
+async fn purchase_facts(
+    state: &AppState,
+    project_id: &str,
+    original: &str,
+    now: UnixMillis,
+) -> Result<(Vec<StoreTransaction>, Vec<LifecycleEvent>), ApiError> {
+    let (transactions, events) = state
+        .storage
+        .store_facts(project_id, Store::TestStore)
+        .await?;
+    Ok((
+        transactions
+            .into_iter()
+            .filter(|t| t.original_transaction_id == original && t.purchased_at <= now)
+            .collect(),
+        events
+            .into_iter()
+            .filter(|e| e.original_transaction_id == original && e.occurred_at <= now)
+            .collect(),
+    ))
+}
+
 /// Acts on a test purchase as the store would: renew, cancel, uncancel, billing_issue,
 /// recover, expire or refund. 422 when the purchase's state forbids the action.
 #[utoipa::path(post, path = "/v2/projects/{project_id}/test_store/transactions/{transaction_id}/actions", tag = "test_store",
@@ -124,18 +147,9 @@ pub async fn act(
         .ok_or_else(|| ApiError::not_found("Test store transaction"))?;
     let original = found.original_transaction_id.clone();
     let now = project_now(&state, &project_id).await?;
-    let (transactions, events) = state
-        .storage
-        .store_facts(&project_id, Store::TestStore)
-        .await?;
-    let group: Vec<&StoreTransaction> = transactions
-        .iter()
-        .filter(|t| t.original_transaction_id == original && t.purchased_at <= now)
-        .collect();
-    let group_events: Vec<&LifecycleEvent> = events
-        .iter()
-        .filter(|e| e.original_transaction_id == original && e.occurred_at <= now)
-        .collect();
+    let (owned, owned_events) = purchase_facts(&state, &project_id, &original, now).await?;
+    let group: Vec<&StoreTransaction> = owned.iter().collect();
+    let group_events: Vec<&LifecycleEvent> = owned_events.iter().collect();
     let subscription = if found.is_subscription {
         subscription_of(&group, &group_events)
     } else {
@@ -285,18 +299,9 @@ pub async fn act(
             ));
         }
     }
-    let (transactions, events) = state
-        .storage
-        .store_facts(&project_id, Store::TestStore)
-        .await?;
-    let group: Vec<&StoreTransaction> = transactions
-        .iter()
-        .filter(|t| t.original_transaction_id == original && t.purchased_at <= now)
-        .collect();
-    let group_events: Vec<&LifecycleEvent> = events
-        .iter()
-        .filter(|e| e.original_transaction_id == original && e.occurred_at <= now)
-        .collect();
+    let (owned, owned_events) = purchase_facts(&state, &project_id, &original, now).await?;
+    let group: Vec<&StoreTransaction> = owned.iter().collect();
+    let group_events: Vec<&LifecycleEvent> = owned_events.iter().collect();
     let after = if found.is_subscription {
         subscription_of(&group, &group_events)
     } else {

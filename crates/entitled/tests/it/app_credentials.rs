@@ -1,30 +1,13 @@
 //! App updates and store credentials: set through v2, sealed at rest, never shown again.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::conformance::assert_conforms_or_own;
-use crate::helpers::{Db, TestServer, assert_v2_error, send};
+use crate::helpers::{Db, TestServer, assert_v2_error, checked as call};
 
 const SECRETS_KEY: &str = "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a";
 const SHARED_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const KEY_ID: &str = "ABCDE12345";
-
-async fn call(
-    server: &TestServer,
-    method: Method,
-    template: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = server.secret(method.clone(), &server.project_path(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let (status, _, answer) = send(request).await;
-    assert_conforms_or_own(method.as_str(), template, status, &answer, &[204]);
-    (status, answer)
-}
 
 async fn credentials_are_write_only_and_sealed(db: Db) {
     let Some(server) = TestServer::start_with(db, &["--secrets-key", SECRETS_KEY]).await else {

@@ -4,8 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::conformance::assert_conforms_or_own;
-use crate::helpers::{TestServer, assert_v2_error, on_both_backends, send};
+use crate::helpers::{TestServer, assert_v2_error, checked as call, on_both_backends, send};
 
 on_both_backends!(
     products_are_created_read_listed_and_deleted,
@@ -18,24 +17,6 @@ on_both_backends!(
     parallel_creates_of_one_lookup_key_give_one_201,
     pagination_is_stable_over_thousands_with_inserts_between_pages,
 );
-
-/// Sends `body` (if any) to `path`, checks the answer against RevenueCat's schema for
-/// `template` (a RevenueCat path, without `/v2`), and returns status and body.
-async fn call(
-    server: &TestServer,
-    method: Method,
-    template: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = server.secret(method.clone(), &server.project_path(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let (status, _, answer) = send(request).await;
-    assert_conforms_or_own(method.as_str(), template, status, &answer, &[204]);
-    (status, answer)
-}
 
 async fn app(server: &TestServer, kind: &str) -> String {
     let body = match kind {

@@ -6,8 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::conformance::assert_conforms_or_own;
-use crate::helpers::{TestServer, assert_v2_error, on_both_backends, send};
+use crate::helpers::{TestServer, assert_v2_error, checked as call, on_both_backends, send};
 
 on_both_backends!(
     customers_are_created_found_listed_and_deleted,
@@ -16,22 +15,6 @@ on_both_backends!(
     offerings_are_assigned_and_transfers_recorded,
     customer_keys_need_customer_permissions,
 );
-
-async fn call(
-    server: &TestServer,
-    method: Method,
-    template: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = server.secret(method.clone(), &server.project_path(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let (status, _, answer) = send(request).await;
-    assert_conforms_or_own(method.as_str(), template, status, &answer, &[204]);
-    (status, answer)
-}
 
 async fn create(server: &TestServer, body: Value) -> (u16, Value) {
     call(

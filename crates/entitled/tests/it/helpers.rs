@@ -281,3 +281,22 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// Sends `body` (if any) to this server's project `path` with the secret key, checks the
+/// answer against RevenueCat's schema for `template` (a RevenueCat path, without `/v2`;
+/// 204 is entitled's own), and returns status and body.
+pub async fn checked(
+    server: &TestServer,
+    method: Method,
+    template: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = server.secret(method.clone(), &server.project_path(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let (status, _, answer) = send(request).await;
+    crate::conformance::assert_conforms_or_own(method.as_str(), template, status, &answer, &[204]);
+    (status, answer)
+}

@@ -21,9 +21,9 @@ on_both_backends!(
 const ANON: &str = "$RCAnonymousID:0123456789abcdef0123456789abcdef";
 const DAY_MS: i64 = 86_400_000;
 
-/// A test-store app's catalog: `pro_monthly` (P1M) and `lifetime` unlock `pro`; offering
-/// `default` (current) has `$rc_monthly`.
-async fn catalog(server: &TestServer) -> Value {
+/// A test-store app's catalog: `pro_monthly` (P1M, 4.99 USD on the test store) and
+/// `lifetime` unlock `pro`; offering `default` (current) has `$rc_monthly`.
+pub(crate) async fn catalog(server: &TestServer) -> Value {
     let (_, _, apps) = send(server.secret(Method::GET, &server.project_path("/apps"))).await;
     let app_id = apps["items"][0]["id"].as_str().unwrap().to_string();
     let post = |path: &str, body: Value| {
@@ -34,7 +34,8 @@ async fn catalog(server: &TestServer) -> Value {
     let (_, _, monthly) = send(post(
         "/products",
         json!({"store_identifier": "pro_monthly", "app_id": app_id,
-        "type": "subscription", "subscription": {"duration": "P1M"}}),
+        "type": "subscription", "subscription": {"duration": "P1M"},
+        "test_store_price": {"amount_micros": 4_990_000, "currency": "USD"}}),
     ))
     .await;
     let (_, _, lifetime) = send(post(
