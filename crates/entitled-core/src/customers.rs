@@ -75,36 +75,6 @@ pub struct ActiveEntitlement {
     pub expires_at: Option<UnixMillis>,
 }
 
-/// The entitlements active at `now` through promotional grants, ordered by entitlement id.
-/// Where several grants give one entitlement, the one lasting longest wins; lifetime beats all.
-pub fn active_from_grants(grants: &[PromotionalGrant], now: UnixMillis) -> Vec<ActiveEntitlement> {
-    let mut active: std::collections::BTreeMap<&str, Option<UnixMillis>> = Default::default();
-    for grant in grants {
-        let live = grant.starts_at <= now
-            && grant.revoked_at.is_none_or(|revoked| revoked > now)
-            && grant.expires_at.is_none_or(|expires| expires > now);
-        if !live {
-            continue;
-        }
-        active
-            .entry(&grant.entitlement_id)
-            .and_modify(|current| {
-                *current = match (*current, grant.expires_at) {
-                    (None, _) | (_, None) => None,
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                }
-            })
-            .or_insert(grant.expires_at);
-    }
-    active
-        .into_iter()
-        .map(|(entitlement_id, expires_at)| ActiveEntitlement {
-            entitlement_id: entitlement_id.to_string(),
-            expires_at,
-        })
-        .collect()
-}
-
 /// Checks an app user id for a customer created through v2: 1 to 1500 of letters, digits,
 /// `_` and `-` (RevenueCat's rule; SDK ids such as `$RCAnonymousID:…` arrive through v1).
 pub fn customer_id(value: &str, param: &str) -> Result<String, ValidationError> {
@@ -218,77 +188,6 @@ pub fn attribute(name: &str, value: Option<&str>, param: &str) -> Result<(), Val
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn grant(
-        entitlement: &str,
-        starts: i64,
-        expires: Option<i64>,
-        revoked: Option<i64>,
-    ) -> PromotionalGrant {
-        PromotionalGrant {
-            id: format!("grant{entitlement}{starts}"),
-            customer_key: "c".into(),
-            entitlement_id: entitlement.into(),
-            starts_at: UnixMillis(starts),
-            expires_at: expires.map(UnixMillis),
-            revoked_at: revoked.map(UnixMillis),
-        }
-    }
-
-    #[test]
-    fn expired_revoked_and_future_grants_do_not_count() {
-        let now = UnixMillis(100);
-        let grants = [
-            grant("expired", 0, Some(100), None),
-            grant("revoked", 0, Some(500), Some(50)),
-            grant("future", 150, Some(500), None),
-            grant("live", 0, Some(101), None),
-        ];
-        assert_eq!(
-            active_from_grants(&grants, now),
-            vec![ActiveEntitlement {
-                entitlement_id: "live".into(),
-                expires_at: Some(UnixMillis(101))
-            }]
-        );
-    }
-
-    #[test]
-    fn longest_grant_wins_and_lifetime_beats_all() {
-        let now = UnixMillis(10);
-        let grants = [
-            grant("pro", 0, Some(50), None),
-            grant("pro", 0, Some(90), None),
-        ];
-        assert_eq!(
-            active_from_grants(&grants, now)[0].expires_at,
-            Some(UnixMillis(90))
-        );
-        let grants = [
-            grant("pro", 0, Some(50), None),
-            grant("pro", 0, None, None),
-            grant("pro", 0, Some(90), None),
-        ];
-        assert_eq!(active_from_grants(&grants, now)[0].expires_at, None);
-        // A revocation later than now has not happened yet.
-        let grants = [grant("pro", 0, Some(50), Some(20))];
-        assert_eq!(active_from_grants(&grants, now).len(), 1);
-    }
-
-    #[test]
-    fn order_of_grants_does_not_matter() {
-        let now = UnixMillis(10);
-        let mut grants = vec![
-            grant("b", 0, Some(30), None),
-            grant("a", 0, None, None),
-            grant("b", 0, Some(60), None),
-            grant("c", 0, Some(5), None),
-        ];
-        let forward = active_from_grants(&grants, now);
-        grants.reverse();
-        assert_eq!(active_from_grants(&grants, now), forward);
-        assert_eq!(forward.len(), 2);
-    }
 
     #[test]
     fn attribute_names_and_values() {

@@ -20,7 +20,6 @@ pub use catalog::{
 };
 pub use customers::{
     ActiveEntitlement, Attribute, Customer, CustomerAlias, PromotionalGrant, Transfer,
-    active_from_grants,
 };
 pub use ids::{IdKind, new_id};
 pub use keys::{GeneratedKey, KeyKind, hash_key, lookup_of, verify_key_hash};

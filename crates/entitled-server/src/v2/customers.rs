@@ -5,10 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use entitled_core::customers::{attribute, customer_id};
-use entitled_core::{
-    ActiveEntitlement, Attribute, Customer, CustomerAlias, IdKind, Scope, active_from_grants,
-    new_id,
-};
+use entitled_core::{ActiveEntitlement, Attribute, Customer, CustomerAlias, IdKind, Scope, new_id};
 use entitled_storage::PageRequest;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +15,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::expand::Expand;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::pagination::{ListBody, ListParams, MAX_LIMIT, page_request};
+use crate::subscribers::{project_now, state_of};
 
 pub(crate) const CUSTOMERS: &str = "customer_information:customers";
 
@@ -233,13 +231,28 @@ fn validated_attributes(
         .collect()
 }
 
-/// What the customer is entitled to at the state's `now`.
+/// What the customer is entitled to now (store purchases and grants alike, by the engine),
+/// by entitlement id, ordered by id.
 pub(crate) async fn active_entitlements(
     state: &AppState,
     customer: &Customer,
 ) -> Result<Vec<ActiveEntitlement>, ApiError> {
-    let grants = state.storage.grants_of(&customer.key).await?;
-    Ok(active_from_grants(&grants, state.now()))
+    let now = project_now(state, &customer.project_id).await?;
+    let computed = state_of(state, customer, now).await?;
+    let catalog = state.storage.catalog_view(&customer.project_id).await?;
+    let mut active: Vec<ActiveEntitlement> = catalog
+        .lookup_keys
+        .iter()
+        .filter_map(|(entitlement_id, lookup_key)| {
+            let entitlement = computed.entitlements.get(lookup_key)?;
+            entitlement.is_active(now).then(|| ActiveEntitlement {
+                entitlement_id: entitlement_id.clone(),
+                expires_at: entitlement.expires_date,
+            })
+        })
+        .collect();
+    active.sort_by(|a, b| a.entitlement_id.cmp(&b.entitlement_id));
+    Ok(active)
 }
 
 /// A customer with their active entitlements (and attributes when asked).

@@ -166,7 +166,7 @@ async fn advance(server: &TestServer, days: i64) -> Value {
 }
 
 async fn the_test_store_purchase_story(server: &TestServer) {
-    catalog(server).await;
+    let catalog_ids = catalog(server).await;
     // First sight of an anonymous customer: 201, then 200.
     let (status, headers, first) = send(sdk(
         server,
@@ -232,6 +232,21 @@ async fn the_test_store_purchase_story(server: &TestServer) {
     assert_eq!(status, 201, "{logged_in}");
     assert!(is_active(&logged_in, "pro"));
     assert!(is_active(&customer(server, "user_1").await, "pro"));
+    // The management API sees the same entitlement, computed by the same engine.
+    let (_, _, active) = send(server.secret(
+        Method::GET,
+        &server.project_path("/customers/user_1/active_entitlements"),
+    ))
+    .await;
+    assert_eq!(
+        active["items"].as_array().map(Vec::len),
+        Some(1),
+        "{active}"
+    );
+    assert_eq!(
+        active["items"][0]["entitlement_id"],
+        catalog_ids["entitlement_id"]
+    );
     let (_, _, aliases) = send(server.secret(
         Method::GET,
         &server.project_path(&format!("/customers/{}/aliases", urlencode(ANON))),
