@@ -16,6 +16,7 @@ use crate::expand::Expand;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::pagination::{ListBody, ListParams, MAX_LIMIT, page_request};
 use crate::subscribers::{project_now, state_of};
+use crate::v2::customer_history;
 
 pub(crate) const CUSTOMERS: &str = "customer_information:customers";
 
@@ -543,12 +544,29 @@ pub async fn list_active_entitlements(
     let request = params.page_request()?;
     let customer = resolve(&state, &project_id, &customer_id).await?;
     let active = active_entitlements(&state, &customer).await?;
+    let keyed = active
+        .into_iter()
+        .map(|a| (a.entitlement_id.clone(), ActiveEntitlementView::from(a)))
+        .collect();
+    let url = format!(
+        "{}/active_entitlements",
+        customer_url(&project_id, &customer.id)
+    );
+    Ok(Json(page_of(keyed, &request, url)?))
+}
+
+/// One page of a list computed in memory: items after `starting_after`, at most `limit`.
+fn page_of<T: utoipa::ToSchema>(
+    items: Vec<(String, T)>,
+    request: &PageRequest,
+    url: String,
+) -> Result<ListBody<T>, ApiError> {
     let start = match &request.starting_after {
         None => 0,
         Some(after) => {
-            active
+            items
                 .iter()
-                .position(|a| &a.entitlement_id == after)
+                .position(|(id, _)| id == after)
                 .ok_or_else(|| {
                     ApiError::parameter(
                         "starting_after",
@@ -558,22 +576,16 @@ pub async fn list_active_entitlements(
                 + 1
         }
     };
-    let window: Vec<ActiveEntitlement> = active.into_iter().skip(start).collect();
+    let window: Vec<(String, T)> = items.into_iter().skip(start).collect();
     let has_more = window.len() > request.limit as usize;
-    let items: Vec<ActiveEntitlement> = window.into_iter().take(request.limit as usize).collect();
-    let cursor = items
-        .last()
-        .filter(|_| has_more)
-        .map(|a| a.entitlement_id.clone());
-    Ok(Json(ListBody::paged(
-        items.into_iter().map(ActiveEntitlementView::from).collect(),
+    let page: Vec<(String, T)> = window.into_iter().take(request.limit as usize).collect();
+    let cursor = page.last().filter(|_| has_more).map(|(id, _)| id.clone());
+    Ok(ListBody::paged(
+        page.into_iter().map(|(_, item)| item).collect(),
         cursor,
-        format!(
-            "{}/active_entitlements",
-            customer_url(&project_id, &customer.id)
-        ),
+        url,
         request.limit,
-    )))
+    ))
 }
 
 /// Checks the history lists' query and finds the customer.
@@ -596,14 +608,13 @@ async fn history_customer(
     Ok((resolve(state, project_id, customer_id).await?, request))
 }
 
-/// A customer's subscriptions. Store purchases arrive with the SDK API; until a customer has
-/// one, the list is empty.
+/// A customer's subscriptions (store purchases), oldest first.
 #[utoipa::path(get, path = "/v2/projects/{project_id}/customers/{customer_id}/subscriptions", tag = "customers",
     security(("bearer" = [])),
     params(("project_id" = String, Path, description = "The project"),
         ("customer_id" = String, Path, description = "The customer's id or an alias"), HistoryParams),
     responses(
-        (status = 200, description = "A page of subscriptions", body = ListBody<serde_json::Value>),
+        (status = 200, description = "A page of subscriptions", body = ListBody<Object>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_subscriptions(
@@ -617,18 +628,19 @@ pub async fn list_subscriptions(
         Scope::read("customer_information:subscriptions"),
     )?;
     let (customer, request) = history_customer(&state, &project_id, &customer_id, &params).await?;
+    let items =
+        customer_history::subscriptions(&state, &customer, params.environment.as_deref()).await?;
     let url = format!("{}/subscriptions", customer_url(&project_id, &customer.id));
-    Ok(Json(ListBody::paged(Vec::new(), None, url, request.limit)))
+    Ok(Json(page_of(items, &request, url)?))
 }
 
-/// A customer's one-time purchases. Store purchases arrive with the SDK API; until a
-/// customer has one, the list is empty.
+/// A customer's one-time purchases, oldest first.
 #[utoipa::path(get, path = "/v2/projects/{project_id}/customers/{customer_id}/purchases", tag = "customers",
     security(("bearer" = [])),
     params(("project_id" = String, Path, description = "The project"),
         ("customer_id" = String, Path, description = "The customer's id or an alias"), HistoryParams),
     responses(
-        (status = 200, description = "A page of purchases", body = ListBody<serde_json::Value>),
+        (status = 200, description = "A page of purchases", body = ListBody<Object>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_purchases(
@@ -639,6 +651,8 @@ pub async fn list_purchases(
 ) -> Result<Json<ListBody<serde_json::Value>>, ApiError> {
     caller.authorize(&project_id, Scope::read("customer_information:purchases"))?;
     let (customer, request) = history_customer(&state, &project_id, &customer_id, &params).await?;
+    let items =
+        customer_history::purchases(&state, &customer, params.environment.as_deref()).await?;
     let url = format!("{}/purchases", customer_url(&project_id, &customer.id));
-    Ok(Json(ListBody::paged(Vec::new(), None, url, request.limit)))
+    Ok(Json(page_of(items, &request, url)?))
 }

@@ -5,6 +5,7 @@ pub mod apps;
 pub mod audit_logs;
 pub mod coffee;
 pub mod customer_actions;
+pub mod customer_history;
 pub mod customers;
 pub mod entitlements;
 pub mod offerings;

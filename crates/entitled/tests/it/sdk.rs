@@ -16,6 +16,7 @@ on_both_backends!(
     promotional_grants_and_deletion_need_a_secret_key,
     logging_in_merges_anonymous_customers_and_switches_known_ones,
     every_test_store_action_moves_the_subscription,
+    v2_lists_the_customers_store_subscriptions_and_purchases,
 );
 
 const ANON: &str = "$RCAnonymousID:0123456789abcdef0123456789abcdef";
@@ -729,4 +730,44 @@ async fn every_test_store_action_moves_the_subscription(server: &TestServer) {
         422,
         "a refunded subscription cannot renew"
     );
+}
+
+async fn v2_lists_the_customers_store_subscriptions_and_purchases(server: &TestServer) {
+    catalog(server).await;
+    receipt(server, "kim", "tok_k_sub", "pro_monthly").await;
+    receipt(server, "kim", "tok_k_life", "lifetime").await;
+    act(server, "tok_k_life", "refund").await;
+    let list = |path: &str| send(server.secret(Method::GET, &server.project_path(path)));
+    let (status, _, subscriptions) = list("/customers/kim/subscriptions").await;
+    assert_eq!(status, 200, "{subscriptions}");
+    let items = subscriptions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let sub = &items[0];
+    assert_eq!(sub["object"], "subscription");
+    assert_eq!(sub["status"], "active");
+    assert_eq!(sub["gives_access"], true);
+    assert_eq!(sub["auto_renewal_status"], "will_renew");
+    assert_eq!(sub["store"], "test_store");
+    assert_eq!(sub["environment"], "sandbox");
+    assert_eq!(sub["store_subscription_identifier"], "tok_k_sub");
+    assert_eq!(sub["total_revenue_in_usd"]["gross"], 4.99);
+    assert_eq!(sub["entitlements"]["items"][0]["lookup_key"], "pro");
+    assert!(sub["product_id"].as_str().unwrap().starts_with("prod"));
+    let (_, _, production) = list("/customers/kim/subscriptions?environment=production").await;
+    assert_eq!(production["items"], json!([]));
+
+    let (status, _, purchases) = list("/customers/kim/purchases").await;
+    assert_eq!(status, 200);
+    assert_eq!(purchases["items"][0]["status"], "refunded");
+    assert_eq!(
+        purchases["items"][0]["store_purchase_identifier"],
+        "tok_k_life"
+    );
+
+    act(server, "tok_k_sub", "cancel").await;
+    let (_, _, after) = list("/customers/kim/subscriptions").await;
+    assert_eq!(after["items"][0]["auto_renewal_status"], "will_not_renew");
+    assert!(after["items"][0]["ends_at"].is_i64());
+    let (status, _, _) = list("/customers/kim/subscriptions?starting_after=nope").await;
+    assert_eq!(status, 400);
 }
