@@ -5,6 +5,7 @@ pub mod apps;
 pub mod catalog;
 pub mod customers;
 pub mod engine;
+pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod permissions;
