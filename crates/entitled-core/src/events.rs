@@ -285,7 +285,7 @@ mod tests {
             EventType::InitialPurchase
         );
         assert_eq!(
-            event_for_transaction(&second, &[first.clone()]).event_type,
+            event_for_transaction(&second, std::slice::from_ref(&first)).event_type,
             EventType::Renewal
         );
         assert_eq!(
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(a.id.len(), 36);
         let other = event_for_transaction(
             &txn("2", "monthly", 30 * DAY, Some(60 * DAY)),
-            &[first.clone()],
+            std::slice::from_ref(&first),
         );
         assert_ne!(a.id, other.id);
         let cancel =
