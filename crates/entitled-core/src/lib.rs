@@ -13,6 +13,7 @@ pub mod purchases;
 pub mod test_store;
 pub mod time;
 pub mod validation;
+pub mod webhooks;
 
 pub use apps::AppType;
 pub use catalog::{
