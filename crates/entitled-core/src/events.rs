@@ -32,6 +32,8 @@ pub enum EventType {
     Expiration,
     /// A refund was reversed.
     RefundReversed,
+    /// A purchase moved to another customer.
+    Transfer,
 }
 
 impl EventType {
@@ -47,6 +49,7 @@ impl EventType {
             EventType::BillingIssue => "BILLING_ISSUE",
             EventType::Expiration => "EXPIRATION",
             EventType::RefundReversed => "REFUND_REVERSED",
+            EventType::Transfer => "TRANSFER",
         }
     }
 }
@@ -179,6 +182,16 @@ pub fn event_for_lifecycle(
     derived.cancel_reason = cancel_reason;
     derived.expiration_reason = expiration_reason;
     Some(derived)
+}
+
+/// The TRANSFER event of a purchase moving between customers (`transfer_id` names the
+/// recorded transfer), given the purchase's latest transaction.
+pub fn event_for_transfer(
+    transfer_id: &str,
+    at: UnixMillis,
+    latest: &StoreTransaction,
+) -> CustomerEvent {
+    from_transaction(EventType::Transfer, latest, at, transfer_id)
 }
 
 /// EXPIRATION events for subscriptions whose last period ended by `now` without a renewal

@@ -34,6 +34,10 @@ pub enum IdKind {
     Transaction,
     /// A recorded lifecycle event: `evt…`.
     LifecycleEvent,
+    /// A webhook integration: `whk…`.
+    WebhookIntegration,
+    /// A webhook delivery: `dlv…`.
+    Delivery,
 }
 
 impl IdKind {
@@ -54,6 +58,8 @@ impl IdKind {
             IdKind::Transfer => "xfer",
             IdKind::Transaction => "txn",
             IdKind::LifecycleEvent => "evt",
+            IdKind::WebhookIntegration => "whk",
+            IdKind::Delivery => "dlv",
         }
     }
 }

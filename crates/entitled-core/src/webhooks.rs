@@ -66,6 +66,8 @@ pub struct OutboxEvent {
     pub body: serde_json::Value,
     /// When it was written.
     pub created_at: UnixMillis,
+    /// Deliver to this integration only (TEST events), instead of every matching one.
+    pub only_to: Option<String>,
 }
 
 /// Where a delivery stands.

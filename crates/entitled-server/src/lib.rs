@@ -15,6 +15,7 @@ mod pagination;
 pub mod subscribers;
 pub mod v1;
 pub mod v2;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

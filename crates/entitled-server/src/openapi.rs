@@ -140,6 +140,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::promotional::revoke))
         .routes(routes!(v2::test_store::act))
         .routes(routes!(v2::test_store::advance_clock))
+        .routes(routes!(
+            v2::webhooks::list_integrations,
+            v2::webhooks::create_integration
+        ))
+        .routes(routes!(
+            v2::webhooks::get_integration,
+            v2::webhooks::update_integration,
+            v2::webhooks::delete_integration
+        ))
+        .routes(routes!(v2::webhooks::list_deliveries))
+        .routes(routes!(v2::webhooks::send_test))
+        .routes(routes!(v2::webhooks::rotate_signing_secret))
         .routes(routes!(openapi_json))
         .routes(routes!(error_docs))
 }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use entitled_core::engine::CatalogView;
 use entitled_core::purchases::{LifecycleEvent, Store, StoreTransaction};
+use entitled_core::webhooks::{OutboxEvent, WebhookIntegration};
 use entitled_core::{
     ApiKey, App, Attribute, AuditEntry, Customer, CustomerAlias, Entitlement, Offering, Package,
     PackageProduct, Product, Project, PromotionalGrant, Transfer, UnixMillis,
@@ -69,11 +70,14 @@ pub struct BootstrapSeed {
 
 /// Everything entitled persists.
 pub trait Storage:
-    ProjectStore + CatalogStore + CustomerStore + PurchaseStore + AuditStore
+    ProjectStore + CatalogStore + CustomerStore + PurchaseStore + WebhookStore + AuditStore
 {
 }
 
-impl<T: ProjectStore + CatalogStore + CustomerStore + PurchaseStore + AuditStore> Storage for T {}
+impl<T> Storage for T where
+    T: ProjectStore + CatalogStore + CustomerStore + PurchaseStore + WebhookStore + AuditStore
+{
+}
 
 /// Projects, apps, API keys, and the database itself.
 #[async_trait]
@@ -397,6 +401,8 @@ pub trait CustomerStore: Send + Sync + 'static {
         customer: &Customer,
         attributes: &[Attribute],
     ) -> Result<(), StorageError>;
+    /// A customer by internal key.
+    async fn customer_by_key(&self, customer_key: &str) -> Result<Option<Customer>, StorageError>;
     /// The customer an id or alias names.
     async fn find_customer(
         &self,
@@ -473,11 +479,13 @@ pub enum Recorded {
 /// Purchase facts: store transactions, lifecycle events, and the test store's clock.
 #[async_trait]
 pub trait PurchaseStore: Send + Sync + 'static {
-    /// Records a verified transaction, unless its store transaction id is already known.
+    /// Records a verified transaction with the events it causes, unless its store transaction
+    /// id is already known (then nothing is written).
     async fn record_transaction(
         &self,
         project_id: &str,
         transaction: &StoreTransaction,
+        events: &[OutboxEvent],
         now: UnixMillis,
     ) -> Result<Recorded, StorageError>;
     /// Records several transactions (e.g. renewals) in one transaction; known ones are skipped.
@@ -485,6 +493,7 @@ pub trait PurchaseStore: Send + Sync + 'static {
         &self,
         project_id: &str,
         transactions: &[StoreTransaction],
+        events: &[OutboxEvent],
         now: UnixMillis,
     ) -> Result<u64, StorageError>;
     /// A transaction by its store and store transaction id.
@@ -516,6 +525,7 @@ pub trait PurchaseStore: Send + Sync + 'static {
         &self,
         project_id: &str,
         event: &LifecycleEvent,
+        events: &[OutboxEvent],
         now: UnixMillis,
     ) -> Result<(), StorageError>;
     /// Moves every transaction of one purchase (its original transaction) to a customer,
@@ -525,6 +535,7 @@ pub trait PurchaseStore: Send + Sync + 'static {
         transfer: &Transfer,
         store: Store,
         original_transaction_id: &str,
+        events: &[OutboxEvent],
     ) -> Result<u64, StorageError>;
     /// Folds one customer into another (logging an anonymous id in): aliases, purchases,
     /// grants and attributes move (the target's attributes win), then the source is deleted.
@@ -549,6 +560,110 @@ pub trait PurchaseStore: Send + Sync + 'static {
     async fn test_clock_offset(&self, project_id: &str) -> Result<i64, StorageError>;
     /// Moves the project's test-store clock forward; returns the new offset.
     async fn advance_test_clock(&self, project_id: &str, by_ms: i64) -> Result<i64, StorageError>;
+}
+
+/// A delivery handed to a worker, with everything needed to attempt it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    /// The delivery.
+    pub delivery_id: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    /// The event's id.
+    pub event_id: String,
+    /// The JSON body to POST.
+    pub body: String,
+    /// Where to POST it.
+    pub url: String,
+    /// The `Authorization` header to send, if any.
+    pub authorization_header: Option<String>,
+    /// The integration's signing key.
+    pub signing_secret: String,
+}
+
+/// A delivery as the API lists it, with its attempts.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    /// `dlv…`.
+    pub id: String,
+    /// The event delivered.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// Where it stands.
+    pub status: entitled_core::webhooks::DeliveryStatus,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_at: UnixMillis,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// Every attempt, oldest first: (when, outcome).
+    pub attempts: Vec<(UnixMillis, entitled_core::webhooks::AttemptOutcome)>,
+}
+
+/// Webhook integrations, the event outbox and deliveries. Events are written with the facts
+/// that cause them (see [`PurchaseStore`]) or alone through [`WebhookStore::record_events`];
+/// either way each event id is stored once and fanned out once per matching integration.
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// Creates an integration.
+    async fn create_integration(
+        &self,
+        integration: &WebhookIntegration,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// An integration of a project.
+    async fn get_integration(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<WebhookIntegration>, StorageError>;
+    /// A page of a project's integrations.
+    async fn list_integrations(
+        &self,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookIntegration>, StorageError>;
+    /// Replaces an integration's settings.
+    async fn update_integration(
+        &self,
+        integration: &WebhookIntegration,
+        audit: &AuditEntry,
+    ) -> Result<(), StorageError>;
+    /// Deletes an integration and its deliveries; false when there was none.
+    async fn delete_integration(
+        &self,
+        project_id: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StorageError>;
+    /// Writes events not tied to a new fact (e.g. TEST, expirations); known ids are skipped.
+    async fn record_events(
+        &self,
+        events: &[OutboxEvent],
+        now: UnixMillis,
+    ) -> Result<u64, StorageError>;
+    /// Claims up to `limit` due deliveries for `lease_ms`, keeping each customer's order and
+    /// never handing the same delivery to two workers at once.
+    async fn claim_deliveries(
+        &self,
+        now: UnixMillis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError>;
+    /// Records an attempt; `retry_at` schedules the next one, `None` ends a failed delivery.
+    async fn finish_attempt(
+        &self,
+        delivery_id: &str,
+        outcome: &entitled_core::webhooks::AttemptOutcome,
+        now: UnixMillis,
+        retry_at: Option<UnixMillis>,
+    ) -> Result<(), StorageError>;
+    /// A page of an integration's deliveries, newest last.
+    async fn list_deliveries(
+        &self,
+        integration_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<DeliveryRecord>, StorageError>;
 }
 
 /// The audit log of configuration changes.

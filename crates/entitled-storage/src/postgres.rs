@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres};
 
 use crate::shared::{
     impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store,
-    impl_purchase_store, impl_row_ext,
+    impl_purchase_store, impl_row_ext, impl_webhook_store,
 };
 use crate::{Backend, StorageError};
 
@@ -60,6 +60,13 @@ async fn lock_project(
     Ok(())
 }
 
+/// What locks the delivery rows a worker claims.
+macro_rules! claim_lock {
+    () => {
+        " FOR UPDATE OF d SKIP LOCKED"
+    };
+}
+
 /// SQL for the ids in the JSON array bound as `$2`.
 macro_rules! ids_in_param2 {
     () => {
@@ -72,4 +79,5 @@ impl_project_store!(PostgresStorage);
 impl_catalog_store!(PostgresStorage);
 impl_customer_store!(PostgresStorage);
 impl_purchase_store!(PostgresStorage);
+impl_webhook_store!(PostgresStorage);
 impl_audit_store!(PostgresStorage);

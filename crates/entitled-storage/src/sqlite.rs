@@ -8,7 +8,7 @@ use sqlx::{Sqlite, SqlitePool};
 
 use crate::shared::{
     impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store,
-    impl_purchase_store, impl_row_ext,
+    impl_purchase_store, impl_row_ext, impl_webhook_store,
 };
 use crate::{Backend, StorageError};
 
@@ -60,6 +60,13 @@ async fn lock_project(
     Ok(())
 }
 
+/// What locks the delivery rows a worker claims.
+macro_rules! claim_lock {
+    () => {
+        ""
+    };
+}
+
 /// SQL for the ids in the JSON array bound as `$2`.
 macro_rules! ids_in_param2 {
     () => {
@@ -72,4 +79,5 @@ impl_project_store!(SqliteStorage);
 impl_catalog_store!(SqliteStorage);
 impl_customer_store!(SqliteStorage);
 impl_purchase_store!(SqliteStorage);
+impl_webhook_store!(SqliteStorage);
 impl_audit_store!(SqliteStorage);

@@ -28,6 +28,14 @@ pub struct Config {
     /// 64 hex characters that seal store credentials (`ENTITLED_SECRETS_KEY`); without it,
     /// apps cannot be given credentials.
     pub secrets_key: Option<String>,
+    /// How long a webhook receiver has to answer, in seconds (`ENTITLED_WEBHOOK_DEADLINE_SECS`).
+    pub webhook_deadline_secs: u64,
+    /// Delays before each webhook retry, e.g. `5m,10m,20m,40m,80m`
+    /// (`ENTITLED_WEBHOOK_RETRY_SCHEDULE`).
+    pub webhook_retry_schedule: String,
+    /// How often the webhook worker looks for due deliveries, in ms
+    /// (`ENTITLED_WEBHOOK_POLL_MS`).
+    pub webhook_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -39,8 +47,39 @@ impl Default for Config {
             drain_timeout_secs: 30,
             log_format: "json".to_string(),
             secrets_key: None,
+            webhook_deadline_secs: 60,
+            webhook_retry_schedule: "5m,10m,20m,40m,80m".to_string(),
+            webhook_poll_ms: 1000,
         }
     }
+}
+
+/// Parses a retry schedule such as `5m,10m,20m` (units `ms`, `s`, `m`, `h`) into ms.
+pub fn parse_schedule(text: &str) -> Result<Vec<i64>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (number, unit_ms) = if let Some(n) = part.strip_suffix("ms") {
+                (n, 1)
+            } else if let Some(n) = part.strip_suffix('s') {
+                (n, 1_000)
+            } else if let Some(n) = part.strip_suffix('m') {
+                (n, 60_000)
+            } else if let Some(n) = part.strip_suffix('h') {
+                (n, 3_600_000)
+            } else {
+                return Err(format!("{part:?} needs a unit: ms, s, m or h"));
+            };
+            let value: i64 = number
+                .parse()
+                .map_err(|_| format!("{part:?} is not a whole number with a unit"))?;
+            if value < 0 {
+                return Err(format!("{part:?} is negative"));
+            }
+            Ok(value.saturating_mul(unit_ms))
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for Config {
@@ -52,6 +91,9 @@ impl std::fmt::Debug for Config {
             .field("drain_timeout_secs", &self.drain_timeout_secs)
             .field("log_format", &self.log_format)
             .field("secrets_key", &self.secrets_key.as_ref().map(|_| "***"))
+            .field("webhook_deadline_secs", &self.webhook_deadline_secs)
+            .field("webhook_retry_schedule", &self.webhook_retry_schedule)
+            .field("webhook_poll_ms", &self.webhook_poll_ms)
             .finish()
     }
 }
@@ -69,6 +111,12 @@ pub struct FlagOverrides {
     pub drain_timeout_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_deadline_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_retry_schedule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_poll_ms: Option<u64>,
 }
 
 /// Loads the configuration from its four layers.
@@ -96,6 +144,9 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "drain_timeout_secs",
             "log_format",
             "secrets_key",
+            "webhook_deadline_secs",
+            "webhook_retry_schedule",
+            "webhook_poll_ms",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()
@@ -169,6 +220,18 @@ mod tests {
             assert!(!shown.contains("hunter2"), "{shown}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn retry_schedules_parse_with_units() {
+        assert_eq!(parse_schedule("5m,10m").unwrap(), vec![300_000, 600_000]);
+        assert_eq!(
+            parse_schedule("250ms, 1s ,1h").unwrap(),
+            vec![250, 1_000, 3_600_000]
+        );
+        assert!(parse_schedule("5").is_err());
+        assert!(parse_schedule("fives").is_err());
+        assert_eq!(parse_schedule("").unwrap(), Vec::<i64>::new());
     }
 
     #[test]

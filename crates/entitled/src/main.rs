@@ -45,6 +45,17 @@ enum Command {
         /// which other users cannot see in the process list [env: ENTITLED_SECRETS_KEY]
         #[arg(long)]
         secrets_key: Option<String>,
+        /// Seconds a webhook receiver has to answer (default 60)
+        /// [env: ENTITLED_WEBHOOK_DEADLINE_SECS]
+        #[arg(long)]
+        webhook_deadline_secs: Option<u64>,
+        /// Delays before webhook retries (default 5m,10m,20m,40m,80m)
+        /// [env: ENTITLED_WEBHOOK_RETRY_SCHEDULE]
+        #[arg(long)]
+        webhook_retry_schedule: Option<String>,
+        /// How often the webhook worker polls, in ms (default 1000) [env: ENTITLED_WEBHOOK_POLL_MS]
+        #[arg(long)]
+        webhook_poll_ms: Option<u64>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -70,8 +81,14 @@ fn main() -> ExitCode {
         body_limit_bytes,
         drain_timeout_secs,
         secrets_key,
+        webhook_deadline_secs,
+        webhook_retry_schedule,
+        webhook_poll_ms,
     } = &cli.command
     {
+        flags.webhook_deadline_secs = *webhook_deadline_secs;
+        flags.webhook_retry_schedule = webhook_retry_schedule.clone();
+        flags.webhook_poll_ms = *webhook_poll_ms;
         flags.listen = listen.clone();
         flags.body_limit_bytes = *body_limit_bytes;
         flags.drain_timeout_secs = *drain_timeout_secs;

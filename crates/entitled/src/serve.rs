@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use entitled_server::credentials::Sealer;
+use entitled_server::webhooks::worker::{self, WorkerConfig};
 use entitled_server::{AppState, Drain, HttpConfig, admin, app, system_clock};
 use entitled_storage::{Storage, redact_url};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, parse_schedule};
 
 /// Logs to stderr, as JSON lines (default) or text; `RUST_LOG` sets the filter.
 pub fn init_logging(format: &str) {
@@ -76,6 +77,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )),
         None => None,
     };
+    let worker_config = WorkerConfig {
+        poll_interval: Duration::from_millis(config.webhook_poll_ms.max(10)),
+        deadline: Duration::from_secs(config.webhook_deadline_secs.max(1)),
+        retry_schedule_ms: parse_schedule(&config.webhook_retry_schedule)
+            .map_err(|e| anyhow::anyhow!("ENTITLED_WEBHOOK_RETRY_SCHEDULE: {e}"))?,
+        batch: 32,
+    };
+    let worker = worker::spawn(storage.clone(), clock.clone(), worker_config);
     let state = AppState {
         storage,
         clock,
@@ -106,6 +115,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })
         .await
         .context("serving HTTP")?;
+    worker.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -19,6 +19,9 @@ use crate::extract::ApiJson;
 use crate::pagination::MAX_LIMIT;
 use crate::subscribers::{check_app_user_id, find_or_create, project_now};
 use crate::v1::respond::{customer_info, touch};
+use crate::webhooks::emit;
+use entitled_core::events::{event_for_transaction, event_for_transfer};
+use serde_json::json;
 
 /// RevenueCat's code for a purchase that belongs to another customer.
 const RECEIPT_IN_USE: u32 = 7102;
@@ -194,9 +197,19 @@ pub async fn post_receipt(
         price,
         is_subscription,
     };
+    let initial = event_for_transaction(&transaction, &[]);
+    let events = emit::for_customer(
+        &state,
+        &project_id,
+        &customer.key,
+        Some(&app.id),
+        &[initial],
+        None,
+    )
+    .await?;
     match state
         .storage
-        .record_transaction(&project_id, &transaction, state.now())
+        .record_transaction(&project_id, &transaction, &events, state.now())
         .await?
     {
         Recorded::New => {}
@@ -223,9 +236,32 @@ pub async fn post_receipt(
                 app_ids: None,
                 transferred_at: state.now(),
             };
+            let moved = event_for_transfer(&transfer.id, now, &existing);
+            let from = state
+                .storage
+                .customer_by_key(&existing.customer_key)
+                .await?;
+            let extra = json!({
+                "transferred_from": from.map(|c| vec![c.id]).unwrap_or_default(),
+                "transferred_to": [customer.id.clone()],
+            });
+            let events = emit::for_customer(
+                &state,
+                &project_id,
+                &customer.key,
+                Some(&app.id),
+                &[moved],
+                Some(extra),
+            )
+            .await?;
             state
                 .storage
-                .move_purchase(&transfer, existing.store, &existing.original_transaction_id)
+                .move_purchase(
+                    &transfer,
+                    existing.store,
+                    &existing.original_transaction_id,
+                    &events,
+                )
                 .await?;
         }
     }

@@ -13,3 +13,4 @@ pub mod packages;
 pub mod products;
 pub mod projects;
 pub mod test_store;
+pub mod webhooks;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use entitled_core::engine::subscription_of;
+use entitled_core::events::{event_for_lifecycle, event_for_transaction, expirations_due};
 use entitled_core::purchases::{
     LifecycleEvent, LifecycleKind, PeriodType, Store, StoreTransaction,
 };
@@ -20,6 +21,7 @@ use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::extract::ApiJson;
 use crate::pagination::MAX_LIMIT;
 use crate::subscribers::project_now;
+use crate::webhooks::emit;
 
 const PURCHASES: &str = "customer_information:purchases";
 /// Billing period of test subscriptions whose product names none.
@@ -178,6 +180,8 @@ pub async fn act(
             .as_ref()
             .ok_or_else(|| forbidden("Only subscriptions can take this action"))
     };
+    let mut pending: Vec<LifecycleEvent> = Vec::new();
+    let mut renewal_made: Option<StoreTransaction> = None;
     match body.action.as_str() {
         "renew" => {
             let current = needs_subscription()?;
@@ -199,25 +203,12 @@ pub async fn act(
                 period_type: PeriodType::Normal,
                 ..found.clone()
             };
-            state
-                .storage
-                .record_transactions(&project_id, &[renewal], state.now())
-                .await?;
+            renewal_made = Some(renewal);
             if current.unsubscribe_detected_at.is_some() {
-                state
-                    .storage
-                    .add_lifecycle_event(
-                        &project_id,
-                        &event(LifecycleKind::Uncancelled),
-                        state.now(),
-                    )
-                    .await?;
+                pending.push(event(LifecycleKind::Uncancelled));
             }
             if current.billing_issues_detected_at.is_some() {
-                state
-                    .storage
-                    .add_lifecycle_event(&project_id, &event(LifecycleKind::Recovered), state.now())
-                    .await?;
+                pending.push(event(LifecycleKind::Recovered));
             }
         }
         "cancel" => {
@@ -227,10 +218,7 @@ pub async fn act(
                     "Only an active, renewing subscription can be cancelled",
                 ));
             }
-            state
-                .storage
-                .add_lifecycle_event(&project_id, &event(LifecycleKind::Cancelled), state.now())
-                .await?;
+            pending.push(event(LifecycleKind::Cancelled));
         }
         "uncancel" => {
             let current = needs_subscription()?;
@@ -239,10 +227,7 @@ pub async fn act(
                     "Only an active, cancelled subscription can be uncancelled",
                 ));
             }
-            state
-                .storage
-                .add_lifecycle_event(&project_id, &event(LifecycleKind::Uncancelled), state.now())
-                .await?;
+            pending.push(event(LifecycleKind::Uncancelled));
         }
         "billing_issue" => {
             let current = needs_subscription()?;
@@ -254,10 +239,7 @@ pub async fn act(
             let issue = LifecycleKind::BillingIssue {
                 grace_period_expires_at: None,
             };
-            state
-                .storage
-                .add_lifecycle_event(&project_id, &event(issue), state.now())
-                .await?;
+            pending.push(event(issue));
         }
         "recover" => {
             let current = needs_subscription()?;
@@ -266,29 +248,20 @@ pub async fn act(
                     "Only a subscription with a billing issue can recover",
                 ));
             }
-            state
-                .storage
-                .add_lifecycle_event(&project_id, &event(LifecycleKind::Recovered), state.now())
-                .await?;
+            pending.push(event(LifecycleKind::Recovered));
         }
         "expire" => {
             needs_subscription()?;
             if !active {
                 return Err(forbidden("Only an active subscription can expire"));
             }
-            state
-                .storage
-                .add_lifecycle_event(&project_id, &event(LifecycleKind::Expired), state.now())
-                .await?;
+            pending.push(event(LifecycleKind::Expired));
         }
         "refund" => {
             if refunded {
                 return Err(forbidden("This purchase was refunded already"));
             }
-            state
-                .storage
-                .add_lifecycle_event(&project_id, &event(LifecycleKind::Refunded), state.now())
-                .await?;
+            pending.push(event(LifecycleKind::Refunded));
         }
         other => {
             return Err(ApiError::parameter(
@@ -299,6 +272,7 @@ pub async fn act(
             ));
         }
     }
+    record(&state, &project_id, &owned, renewal_made, pending).await?;
     let (owned, owned_events) = purchase_facts(&state, &project_id, &original, now).await?;
     let group: Vec<&StoreTransaction> = owned.iter().collect();
     let group_events: Vec<&LifecycleEvent> = owned_events.iter().collect();
@@ -315,6 +289,45 @@ pub async fn act(
         expires_at: after.as_ref().and_then(|s| s.expires_date).map(|t| t.0),
         will_renew: after.as_ref().is_some_and(|s| s.will_renew(now)),
     }))
+}
+
+/// Writes an action's facts, each with the customer events it causes, in one transaction
+/// per fact.
+async fn record(
+    state: &AppState,
+    project_id: &str,
+    earlier: &[StoreTransaction],
+    renewal: Option<StoreTransaction>,
+    lifecycle: Vec<LifecycleEvent>,
+) -> Result<(), ApiError> {
+    let Some(latest) = earlier
+        .iter()
+        .max_by_key(|t| (t.purchased_at, t.expires_at, t.store_transaction_id.clone()))
+    else {
+        return Ok(());
+    };
+    let owner = latest.customer_key.clone();
+    let app_id = latest.app_id.clone();
+    let latest = renewal.clone().unwrap_or_else(|| latest.clone());
+    if let Some(renewal) = renewal {
+        let derived = event_for_transaction(&renewal, earlier);
+        let events =
+            emit::for_customer(state, project_id, &owner, Some(&app_id), &[derived], None).await?;
+        state
+            .storage
+            .record_transactions(project_id, &[renewal], &events, state.now())
+            .await?;
+    }
+    for fact in lifecycle {
+        let derived: Vec<_> = event_for_lifecycle(&fact, &latest).into_iter().collect();
+        let events =
+            emit::for_customer(state, project_id, &owner, Some(&app_id), &derived, None).await?;
+        state
+            .storage
+            .add_lifecycle_event(project_id, &fact, &events, state.now())
+            .await?;
+    }
+    Ok(())
 }
 
 /// Moves the project's test clock forward; test subscriptions renew at each period end
@@ -353,10 +366,48 @@ pub async fn advance_clock(
     let due = renewals_due(&transactions, &events, &product_periods, now, || {
         new_id(IdKind::Transaction)
     });
-    let renewals = state
-        .storage
-        .record_transactions(&project_id, &due, state.now())
+    let mut renewals = 0;
+    let mut known = transactions.clone();
+    for renewal in due {
+        let derived = event_for_transaction(&renewal, &known);
+        let outbox = emit::for_customer(
+            &state,
+            &project_id,
+            &renewal.customer_key,
+            Some(&renewal.app_id),
+            &[derived],
+            None,
+        )
         .await?;
+        renewals += state
+            .storage
+            .record_transactions(
+                &project_id,
+                std::slice::from_ref(&renewal),
+                &outbox,
+                state.now(),
+            )
+            .await?;
+        known.push(renewal);
+    }
+    for expiration in expirations_due(&known, &events, now) {
+        let Some(owner) = known
+            .iter()
+            .find(|t| t.original_transaction_id == expiration.original_transaction_id)
+        else {
+            continue;
+        };
+        let outbox = emit::for_customer(
+            &state,
+            &project_id,
+            &owner.customer_key,
+            Some(&owner.app_id),
+            std::slice::from_ref(&expiration),
+            None,
+        )
+        .await?;
+        state.storage.record_events(&outbox, state.now()).await?;
+    }
     Ok(Json(ClockView {
         object: "test_store.clock",
         offset_ms: offset,

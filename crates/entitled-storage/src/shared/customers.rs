@@ -44,6 +44,15 @@ macro_rules! impl_customer_store {
                 Ok(())
             }
 
+            async fn customer_by_key(
+                &self,
+                customer_key: &str,
+            ) -> Result<Option<entitled_core::Customer>, $crate::StorageError> {
+                let sql = concat!("SELECT ", $crate::shared::customer_columns!(), " FROM customers WHERE key = $1");
+                let row = sqlx::query(sql).bind(customer_key).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::shared::customer_from_row).transpose()
+            }
+
             async fn find_customer(
                 &self,
                 project_id: &str,

@@ -10,12 +10,14 @@ pub(crate) mod catalog;
 pub(crate) mod customers;
 pub(crate) mod projects;
 pub(crate) mod purchases;
+pub(crate) mod webhooks;
 
 pub(crate) use audit::impl_audit_store;
 pub(crate) use catalog::impl_catalog_store;
 pub(crate) use customers::impl_customer_store;
 pub(crate) use projects::impl_project_store;
 pub(crate) use purchases::impl_purchase_store;
+pub(crate) use webhooks::impl_webhook_store;
 
 use entitled_core::{
     Actor, ApiKey, App, AppType, AuditEntry, Entitlement, KeyKind, Offering, Package, Permissions,
@@ -351,6 +353,9 @@ pub(crate) enum Listing {
     AliasesOfCustomer,
     /// Scoped by customer key; the cursor is an attribute name.
     AttributesOfCustomer,
+    Integrations,
+    /// Scoped by integration id.
+    DeliveriesOfIntegration,
 }
 
 impl Listing {
@@ -382,6 +387,12 @@ impl Listing {
             }
             Listing::AttributesOfCustomer => {
                 "SELECT seq FROM customer_attributes WHERE customer_key = $1 AND name = $2"
+            }
+            Listing::Integrations => {
+                "SELECT seq FROM webhook_integrations WHERE project_id = $1 AND id = $2"
+            }
+            Listing::DeliveriesOfIntegration => {
+                "SELECT seq FROM webhook_deliveries WHERE integration_id = $1 AND id = $2"
             }
         }
     }
@@ -461,6 +472,17 @@ impl Listing {
             Listing::AttributesOfCustomer => {
                 "SELECT name, value, updated_at FROM customer_attributes \
                  WHERE customer_key = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            }
+            Listing::Integrations => concat!(
+                "SELECT ",
+                integration_columns!(),
+                " FROM webhook_integrations WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            Listing::DeliveriesOfIntegration => {
+                "SELECT d.id AS id, d.event_id AS event_id, o.event_type AS event_type, d.status AS status, \
+                 d.next_attempt_at AS next_attempt_at, d.created_at AS created_at \
+                 FROM webhook_deliveries d JOIN outbox_events o ON o.id = d.event_id \
+                 WHERE d.integration_id = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3"
             }
         }
     }
@@ -603,4 +625,76 @@ pub(crate) fn lifecycle_event_from_row<R: RowExt>(
         kind,
         occurred_at: UnixMillis(row.int("occurred_at")?),
     })
+}
+
+/// The columns [`integration_from_row`] reads.
+macro_rules! integration_columns {
+    () => {
+        "id, project_id, name, url, authorization_header, environment, event_types, app_id, \
+         signing_secret, created_at"
+    };
+}
+pub(crate) use integration_columns;
+
+pub(crate) fn integration_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::webhooks::WebhookIntegration, StorageError> {
+    use entitled_core::purchases::Environment;
+    let environment = match row.opt_text("environment")?.as_deref() {
+        None => None,
+        Some("sandbox") => Some(Environment::Sandbox),
+        Some("production") => Some(Environment::Production),
+        Some(other) => {
+            return Err(StorageError::Internal(format!(
+                "stored integration environment {other:?}"
+            )));
+        }
+    };
+    let event_types = row
+        .opt_text("event_types")?
+        .map(|json| serde_json::from_str::<Vec<String>>(&json))
+        .transpose()
+        .map_err(|e| StorageError::Internal(format!("stored integration event types: {e}")))?;
+    Ok(entitled_core::webhooks::WebhookIntegration {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        name: row.text("name")?,
+        url: row.text("url")?,
+        authorization_header: row.opt_text("authorization_header")?,
+        environment,
+        event_types,
+        app_id: row.opt_text("app_id")?,
+        signing_secret: row.text("signing_secret")?,
+        created_at: UnixMillis(row.int("created_at")?),
+    })
+}
+
+pub(crate) fn delivery_from_row<R: RowExt>(row: &R) -> Result<crate::DeliveryRecord, StorageError> {
+    let status_text = row.text("status")?;
+    let status = entitled_core::webhooks::DeliveryStatus::from_stored(&status_text)
+        .ok_or_else(|| StorageError::Internal(format!("stored delivery status {status_text:?}")))?;
+    Ok(crate::DeliveryRecord {
+        id: row.text("id")?,
+        event_id: row.text("event_id")?,
+        event_type: row.text("event_type")?,
+        status,
+        next_attempt_at: UnixMillis(row.int("next_attempt_at")?),
+        created_at: UnixMillis(row.int("created_at")?),
+        attempts: Vec::new(),
+    })
+}
+
+pub(crate) fn attempt_from_row<R: RowExt>(
+    row: &R,
+) -> Result<(UnixMillis, entitled_core::webhooks::AttemptOutcome), StorageError> {
+    Ok((
+        UnixMillis(row.int("attempted_at")?),
+        entitled_core::webhooks::AttemptOutcome {
+            status_code: row
+                .opt_int("status_code")?
+                .and_then(|c| u16::try_from(c).ok()),
+            latency_ms: row.int("latency_ms")?,
+            error: row.opt_text("error")?,
+        },
+    ))
 }

@@ -9,10 +9,12 @@ macro_rules! impl_purchase_store {
                 &self,
                 project_id: &str,
                 transaction: &entitled_core::purchases::StoreTransaction,
+                events: &[entitled_core::webhooks::OutboxEvent],
                 now: entitled_core::UnixMillis,
             ) -> Result<$crate::Recorded, $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
                 if insert_transaction(&mut tx, project_id, transaction, now).await? {
+                    insert_outbox(&mut tx, events, now).await?;
                     tx.commit().await?;
                     return Ok($crate::Recorded::New);
                 }
@@ -31,6 +33,7 @@ macro_rules! impl_purchase_store {
                 &self,
                 project_id: &str,
                 transactions: &[entitled_core::purchases::StoreTransaction],
+                events: &[entitled_core::webhooks::OutboxEvent],
                 now: entitled_core::UnixMillis,
             ) -> Result<u64, $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
@@ -40,6 +43,7 @@ macro_rules! impl_purchase_store {
                         written += 1;
                     }
                 }
+                insert_outbox(&mut tx, events, now).await?;
                 tx.commit().await?;
                 Ok(written)
             }
@@ -128,9 +132,11 @@ macro_rules! impl_purchase_store {
                 &self,
                 project_id: &str,
                 event: &entitled_core::purchases::LifecycleEvent,
+                events: &[entitled_core::webhooks::OutboxEvent],
                 now: entitled_core::UnixMillis,
             ) -> Result<(), $crate::StorageError> {
                 let (kind, grace) = $crate::shared::lifecycle_kind_to_stored(event.kind);
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO lifecycle_events (id, project_id, store, original_transaction_id, kind, \
                      grace_period_expires_at, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -143,8 +149,10 @@ macro_rules! impl_purchase_store {
                 .bind(grace)
                 .bind(event.occurred_at.0)
                 .bind(now.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                insert_outbox(&mut tx, events, now).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -153,6 +161,7 @@ macro_rules! impl_purchase_store {
                 transfer: &entitled_core::Transfer,
                 store: entitled_core::purchases::Store,
                 original_transaction_id: &str,
+                events: &[entitled_core::webhooks::OutboxEvent],
             ) -> Result<u64, $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
                 let moved = sqlx::query(
@@ -178,6 +187,7 @@ macro_rules! impl_purchase_store {
                 .bind(transfer.transferred_at.0)
                 .execute(&mut *tx)
                 .await?;
+                insert_outbox(&mut tx, events, transfer.transferred_at).await?;
                 tx.commit().await?;
                 Ok(moved)
             }

@@ -16,3 +16,4 @@ mod openapi;
 mod resources;
 mod sdk;
 mod sdk_js;
+mod webhooks;

@@ -158,6 +158,32 @@ const SERVED: &[(&str, &str)] = &[
     ("post", "/v2/projects/{project_id}/test_store/clock"),
     ("get", "/rcbilling/v1/subscribers/{app_user_id}/products"),
     ("get", "/v1/subscribers/{app_user_id}/virtual_currencies"),
+    ("get", "/v2/projects/{project_id}/integrations/webhooks"),
+    ("post", "/v2/projects/{project_id}/integrations/webhooks"),
+    (
+        "get",
+        "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}",
+    ),
+    (
+        "delete",
+        "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}",
+    ),
+    (
+        "get",
+        "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}/deliveries",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}/actions/test",
+    ),
+    (
+        "post",
+        "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}/actions/rotate_signing_secret",
+    ),
     ("get", "/openapi.json"),
     ("get", "/docs/errors"),
 ];
@@ -213,7 +239,8 @@ async fn every_served_route_answers_and_no_other_does() {
             .replace("{customer_id}", "nobody")
             .replace("{app_user_id}", "nobody")
             .replace("{entitlement_identifier}", "nope")
-            .replace("{transaction_id}", "nope");
+            .replace("{transaction_id}", "nope")
+            .replace("{webhook_integration_id}", "whknope");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, _, body) = send(server.secret(method.clone(), &concrete)).await;
         let route_missing = status == 404 && body["message"] == "No such route";

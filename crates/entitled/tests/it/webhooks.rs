@@ -1,0 +1,353 @@
+//! Webhooks through HTTP: a real receiver on a random port gets the events of a test-store
+//! story, signed; failures are retried with the same event id; a silent receiver is cut at
+//! the deadline.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{Db, TestServer, send};
+
+const FAST: &[&str] = &[
+    "--webhook-poll-ms",
+    "50",
+    "--webhook-retry-schedule",
+    "300ms,300ms,300ms",
+    "--webhook-deadline-secs",
+    "1",
+];
+
+/// What the receiver saw, and how it answers (statuses are used in turn; then 200).
+#[derive(Default)]
+struct Receiver {
+    seen: Mutex<Vec<(HeaderMap, Value)>>,
+    answers: Mutex<Vec<u16>>,
+    silent: bool,
+}
+
+async fn receive(
+    State(receiver): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    if receiver.silent {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    receiver.seen.lock().unwrap().push((headers, parsed));
+    let mut answers = receiver.answers.lock().unwrap();
+    let code = if answers.is_empty() {
+        200
+    } else {
+        answers.remove(0)
+    };
+    StatusCode::from_u16(code).unwrap()
+}
+
+async fn start_receiver(answers: Vec<u16>, silent: bool) -> (String, Arc<Receiver>) {
+    let receiver = Arc::new(Receiver {
+        answers: Mutex::new(answers),
+        silent,
+        ..Receiver::default()
+    });
+    let app = axum::Router::new()
+        .route("/hook", post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/hook"), receiver)
+}
+
+async fn integration(server: &TestServer, url: &str) -> (String, String) {
+    let (status, _, created) = send(server.secret(Method::POST, &server.project_path("/integrations/webhooks"))
+        .json(&json!({"name": "backend", "url": url, "authorization_header": "Bearer hook-token"}))).await;
+    assert_eq!(status, 201, "{created}");
+    assert!(created.get("authorization_header").is_none(), "write-only");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, _, secret) = send(server.secret(
+        Method::POST,
+        &server.project_path(&format!(
+            "/integrations/webhooks/{id}/actions/rotate_signing_secret"
+        )),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    (id, secret["signing_secret"].as_str().unwrap().to_string())
+}
+
+async fn wait_for(receiver: &Receiver, count: usize) -> Vec<(HeaderMap, Value)> {
+    for _ in 0..200 {
+        if receiver.seen.lock().unwrap().len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    receiver.seen.lock().unwrap().clone()
+}
+
+fn verify(secret: &str, headers: &HeaderMap, body: &Value) {
+    let header = headers["x-entitled-signature"].to_str().unwrap();
+    let (t, v1) = header.split_once(",v1=").unwrap();
+    let t = t.strip_prefix("t=").unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{}", serde_json::to_string(body).unwrap()).as_bytes());
+    assert_eq!(
+        hex::encode(mac.finalize().into_bytes()),
+        v1,
+        "signature checks out"
+    );
+}
+
+async fn the_story_arrives_in_order(db: Db) {
+    let Some(server) = TestServer::start_with(db, FAST).await else {
+        return;
+    };
+    let (url, receiver) = start_receiver(vec![], false).await;
+    let (_, secret) = integration(&server, &url).await;
+    crate::sdk::catalog(&server).await;
+    let buy = |user: &str| {
+        server.with_key(Method::POST, "/v1/receipts", &server.public_key)
+        .json(&json!({"app_user_id": user, "fetch_token": "tok_story", "product_id": "pro_monthly", "price": 4.99, "currency": "USD"}))
+    };
+    assert_eq!(send(buy("wendy")).await.0, 200);
+    let advance = |days: i64| {
+        server
+            .secret(Method::POST, &server.project_path("/test_store/clock"))
+            .json(&json!({"advance_ms": days * 86_400_000}))
+    };
+    send(advance(32)).await;
+    send(
+        server
+            .secret(
+                Method::POST,
+                &server.project_path("/test_store/transactions/tok_story/actions"),
+            )
+            .json(&json!({"action": "cancel"})),
+    )
+    .await;
+    send(advance(40)).await;
+    assert_eq!(
+        send(buy("xavier")).await.0,
+        200,
+        "restored by another customer: transferred"
+    );
+
+    let all = wait_for(&receiver, 5).await;
+    // Each customer's events arrive in order; different customers' may interleave.
+    let of = |user: &str| -> Vec<(HeaderMap, Value)> {
+        all.iter()
+            .filter(|(_, b)| b["event"]["app_user_id"] == user)
+            .cloned()
+            .collect()
+    };
+    let mut seen = of("wendy");
+    seen.extend(of("xavier"));
+    assert_eq!(seen.len(), all.len());
+    let types: Vec<&str> = seen
+        .iter()
+        .map(|(_, b)| b["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "INITIAL_PURCHASE",
+            "RENEWAL",
+            "CANCELLATION",
+            "EXPIRATION",
+            "TRANSFER"
+        ]
+    );
+    let (headers, first) = &seen[0];
+    assert_eq!(headers["authorization"], "Bearer hook-token");
+    assert_eq!(headers["content-type"], "application/json");
+    verify(&secret, headers, first);
+    let event = &first["event"];
+    assert_eq!(first["api_version"], "1.0");
+    assert_eq!(event["app_user_id"], "wendy");
+    assert_eq!(event["product_id"], "pro_monthly");
+    assert_eq!(event["entitlement_ids"], json!(["pro"]));
+    assert_eq!(event["environment"], "SANDBOX");
+    assert_eq!(event["store"], "TEST_STORE");
+    assert_eq!(event["price"], 4.99);
+    assert_eq!(event["currency"], "USD");
+    assert!(event["event_timestamp_ms"].is_i64() && event["expiration_at_ms"].is_i64());
+    assert_eq!(seen[2].1["event"]["cancel_reason"], "UNSUBSCRIBE");
+    assert_eq!(seen[3].1["event"]["expiration_reason"], "UNSUBSCRIBE");
+    assert_eq!(seen[4].1["event"]["transferred_from"], json!(["wendy"]));
+    assert_eq!(seen[4].1["event"]["transferred_to"], json!(["xavier"]));
+    let ids: std::collections::BTreeSet<&str> = seen
+        .iter()
+        .map(|(_, b)| b["event"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5, "distinct ids");
+    // Replaying the clock makes no new events.
+    send(advance(1)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(receiver.seen.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn the_story_arrives_in_order_on_sqlite() {
+    the_story_arrives_in_order(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_story_arrives_in_order_on_postgres() {
+    the_story_arrives_in_order(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_the_same_event_id() {
+    let server = TestServer::start_with(Db::Sqlite, FAST)
+        .await
+        .expect("sqlite");
+    let (url, receiver) = start_receiver(vec![500, 503], false).await;
+    let (id, _) = integration(&server, &url).await;
+    let (status, _, queued) = send(server.secret(
+        Method::POST,
+        &server.project_path(&format!("/integrations/webhooks/{id}/actions/test")),
+    ))
+    .await;
+    assert_eq!(status, 202, "{queued}");
+    let seen = wait_for(&receiver, 3).await;
+    assert_eq!(seen.len(), 3);
+    let ids: Vec<&str> = seen
+        .iter()
+        .map(|(_, b)| b["event"]["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    assert_eq!(seen[0].1["event"]["type"], "TEST");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, _, deliveries) = send(server.secret(
+        Method::GET,
+        &server.project_path(&format!("/integrations/webhooks/{id}/deliveries")),
+    ))
+    .await;
+    let delivery = &deliveries["items"][0];
+    assert_eq!(delivery["status"], "succeeded", "{deliveries}");
+    let codes: Vec<i64> = delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [500, 503, 200]);
+}
+
+#[tokio::test]
+async fn a_silent_receiver_is_cut_at_the_deadline_and_given_up_after_the_schedule() {
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        &[
+            "--webhook-poll-ms",
+            "50",
+            "--webhook-retry-schedule",
+            "100ms",
+            "--webhook-deadline-secs",
+            "1",
+        ],
+    )
+    .await
+    .expect("sqlite");
+    let (url, _receiver) = start_receiver(vec![], true).await;
+    let (id, _) = integration(&server, &url).await;
+    send(server.secret(
+        Method::POST,
+        &server.project_path(&format!("/integrations/webhooks/{id}/actions/test")),
+    ))
+    .await;
+    let mut delivery = Value::Null;
+    for _ in 0..100 {
+        let (_, _, deliveries) = send(server.secret(
+            Method::GET,
+            &server.project_path(&format!("/integrations/webhooks/{id}/deliveries")),
+        ))
+        .await;
+        delivery = deliveries["items"][0].clone();
+        if delivery["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivery["status"], "failed", "{delivery}");
+    let attempts = delivery["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "the first try and one retry");
+    for attempt in attempts {
+        assert_eq!(attempt["error"], "no answer before the deadline");
+        let latency = attempt["latency_ms"].as_i64().unwrap();
+        assert!(
+            (900..3000).contains(&latency),
+            "cut at about 1 s: {latency}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn integrations_are_managed_like_revenuecats() {
+    let server = TestServer::start(Db::Sqlite).await.expect("sqlite");
+    let path = server.project_path("/integrations/webhooks");
+    for (body, param) in [
+        (json!({"name": "x", "url": "ftp://example.com"}), "url"),
+        (json!({"url": "https://example.com"}), "name"),
+        (
+            json!({"name": "x", "url": "https://example.com", "event_types": ["bogus"]}),
+            "event_types",
+        ),
+        (
+            json!({"name": "x", "url": "https://example.com", "environment": "staging"}),
+            "environment",
+        ),
+    ] {
+        let (status, _, answer) = send(server.secret(Method::POST, &path).json(&body)).await;
+        assert_eq!(
+            (status, answer["param"].as_str()),
+            (400, Some(param)),
+            "{answer}"
+        );
+    }
+    let (status, _, created) = send(server.secret(Method::POST, &path).json(&json!({
+        "name": "prod only", "url": "https://example.com/hook", "environment": "production",
+        "event_types": ["initial_purchase", "renewal"]})))
+    .await;
+    assert_eq!(status, 201);
+    crate::conformance::assert_conforms(
+        "POST",
+        "/projects/{project_id}/integrations/webhooks",
+        201,
+        &created,
+    );
+    let one = format!("{path}/{}", created["id"].as_str().unwrap());
+    let (status, _, updated) = send(
+        server
+            .secret(Method::POST, &one)
+            .json(&json!({"environment": null, "name": "all"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["environment"], Value::Null);
+    crate::conformance::assert_conforms(
+        "POST",
+        "/projects/{project_id}/integrations/webhooks/{webhook_integration_id}",
+        200,
+        &updated,
+    );
+    let (status, _, list) = send(server.secret(Method::GET, &path)).await;
+    assert_eq!(status, 200);
+    crate::conformance::assert_conforms(
+        "GET",
+        "/projects/{project_id}/integrations/webhooks",
+        200,
+        &list,
+    );
+    assert_eq!(send(server.secret(Method::DELETE, &one)).await.0, 204);
+    assert_eq!(send(server.secret(Method::GET, &one)).await.0, 404);
+}
