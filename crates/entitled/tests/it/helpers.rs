@@ -184,6 +184,11 @@ impl TestServer {
             .success()
     }
 
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub async fn kill_hard(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Everything the server logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

@@ -351,3 +351,119 @@ async fn integrations_are_managed_like_revenuecats() {
     assert_eq!(send(server.secret(Method::DELETE, &one)).await.0, 204);
     assert_eq!(send(server.secret(Method::GET, &one)).await.0, 404);
 }
+
+/// Queues `count` TEST events for an integration; returns their ids.
+async fn queue_tests(server: &TestServer, integration_id: &str, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        let (status, _, body) = send(server.secret(
+            Method::POST,
+            &server.project_path(&format!(
+                "/integrations/webhooks/{integration_id}/actions/test"
+            )),
+        ))
+        .await;
+        assert_eq!(status, 202);
+        ids.push(body["event"]["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
+fn delivered_ids(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b["event"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_crash_mid_delivery_loses_nothing_and_keeps_ids() {
+    let db = crate::helpers::TestDb::create(Db::Sqlite)
+        .await
+        .expect("sqlite");
+    let fast = [
+        "--webhook-poll-ms",
+        "50",
+        "--webhook-retry-schedule",
+        "200ms,200ms,200ms",
+        "--webhook-deadline-secs",
+        "1",
+    ];
+    let mut first = TestServer::start_on(&db.url, &fast).await;
+    // A receiver that hangs: deliveries are in flight when the server dies.
+    let (url, hanging) = start_receiver(vec![], true).await;
+    let (id, _) = integration(&first, &url).await;
+    let queued = queue_tests(&first, &id, 6).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.kill_hard().await;
+    assert!(
+        delivered_ids(&hanging).is_empty(),
+        "nothing completed before the crash"
+    );
+
+    // Restart on the same database with a receiver that answers: everything arrives.
+    let second = TestServer::start_on(&db.url, &fast).await;
+    let (url, answering) = start_receiver(vec![], false).await;
+    send(
+        second
+            .with_key(
+                Method::POST,
+                &format!(
+                    "/v2/projects/{}/integrations/webhooks/{id}",
+                    first.project_id
+                ),
+                &first.secret_key,
+            )
+            .json(&json!({"url": url})),
+    )
+    .await;
+    for _ in 0..200 {
+        if delivered_ids(&answering).len() >= queued.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut got = delivered_ids(&answering);
+    got.sort();
+    got.dedup();
+    let mut expected = queued.clone();
+    expected.sort();
+    assert_eq!(got, expected, "every queued event, with its original id");
+}
+
+#[tokio::test]
+async fn two_nodes_deliver_each_event_once() {
+    let Some(db) = crate::helpers::TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let fast = [
+        "--webhook-poll-ms",
+        "20",
+        "--webhook-retry-schedule",
+        "200ms",
+        "--webhook-deadline-secs",
+        "2",
+    ];
+    let one = TestServer::start_on(&db.url, &fast).await;
+    let two = TestServer::start_on(&db.url, &fast).await;
+    let (url, receiver) = start_receiver(vec![], false).await;
+    let (id, _) = integration(&one, &url).await;
+    let queued = queue_tests(&one, &id, 20).await;
+    for _ in 0..200 {
+        if delivered_ids(&receiver).len() >= queued.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = delivered_ids(&receiver);
+    assert_eq!(
+        got.len(),
+        queued.len(),
+        "each event once across both nodes: {got:?}"
+    );
+    drop(two);
+}
