@@ -194,6 +194,64 @@ pub fn event_for_transfer(
     from_transaction(EventType::Transfer, latest, at, transfer_id)
 }
 
+/// The INITIAL_PURCHASE event of a promotional grant (store `promotional`), for the
+/// entitlement with `lookup_key`.
+pub fn event_for_grant(
+    grant: &crate::customers::PromotionalGrant,
+    lookup_key: &str,
+) -> CustomerEvent {
+    promotional(
+        EventType::InitialPurchase,
+        grant,
+        lookup_key,
+        grant.starts_at,
+        &grant.id,
+    )
+}
+
+/// The EXPIRATION event of a promotional grant revoked at `at`.
+pub fn event_for_revocation(
+    grant: &crate::customers::PromotionalGrant,
+    lookup_key: &str,
+    at: UnixMillis,
+) -> CustomerEvent {
+    let mut event = promotional(
+        EventType::Expiration,
+        grant,
+        lookup_key,
+        at,
+        &format!("{}.revoked", grant.id),
+    );
+    event.expiration_at = Some(at);
+    event.expiration_reason = Some("CUSTOMER_SUPPORT");
+    event
+}
+
+fn promotional(
+    event_type: EventType,
+    grant: &crate::customers::PromotionalGrant,
+    lookup_key: &str,
+    at: UnixMillis,
+    cause: &str,
+) -> CustomerEvent {
+    CustomerEvent {
+        id: stable_id(&[event_type.as_str(), Store::Promotional.as_str(), cause]),
+        event_type,
+        event_timestamp: at,
+        store: Store::Promotional,
+        environment: Environment::Production,
+        product_id: crate::engine::promotional_product_id(lookup_key, grant),
+        period_type: PeriodType::Promotional,
+        purchased_at: grant.starts_at,
+        expiration_at: grant.expires_at,
+        transaction_id: grant.id.clone(),
+        original_transaction_id: grant.id.clone(),
+        price: None,
+        cancel_reason: None,
+        expiration_reason: None,
+    }
+}
+
 /// EXPIRATION events for subscriptions whose last period ended by `now` without a renewal
 /// (or an early end, which has its own event). One per period end, so repeated calls, or
 /// calls from several nodes, give the same ids.
@@ -360,6 +418,30 @@ mod tests {
         let expired =
             event_for_lifecycle(&lifecycle("e", LifecycleKind::Expired, DAY), &t).unwrap();
         assert_eq!(expired.event_timestamp, UnixMillis(DAY));
+    }
+
+    #[test]
+    fn grants_and_revocations_are_promotional_events() {
+        let grant = crate::customers::PromotionalGrant {
+            id: "grant1".into(),
+            customer_key: "c".into(),
+            entitlement_id: "entl1".into(),
+            starts_at: UnixMillis(10),
+            expires_at: Some(UnixMillis(100)),
+            revoked_at: None,
+        };
+        let granted = event_for_grant(&grant, "pro");
+        assert_eq!(granted.event_type, EventType::InitialPurchase);
+        assert_eq!(granted.store, Store::Promotional);
+        assert_eq!(granted.product_id, "rc_promo_pro_custom");
+        let revoked = event_for_revocation(&grant, "pro", UnixMillis(50));
+        assert_eq!(revoked.event_type, EventType::Expiration);
+        assert_eq!(revoked.expiration_at, Some(UnixMillis(50)));
+        assert_ne!(granted.id, revoked.id);
+        assert_eq!(
+            revoked.id,
+            event_for_revocation(&grant, "pro", UnixMillis(50)).id
+        );
     }
 
     #[test]

@@ -446,12 +446,19 @@ pub trait CustomerStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> Result<(), StorageError>;
     /// Records a promotional grant.
-    async fn add_grant(&self, grant: &PromotionalGrant) -> Result<(), StorageError>;
-    /// Revokes a customer's live grants of an entitlement at `now`; returns how many.
+    async fn add_grant(
+        &self,
+        grant: &PromotionalGrant,
+        events: &[OutboxEvent],
+        now: UnixMillis,
+    ) -> Result<(), StorageError>;
+    /// Revokes a customer's live grants of an entitlement at `now`, with the events that
+    /// causes; returns how many.
     async fn revoke_grants(
         &self,
         customer_key: &str,
         entitlement_id: &str,
+        events: &[OutboxEvent],
         now: UnixMillis,
     ) -> Result<u64, StorageError>;
     /// Every grant of a customer, revoked and expired ones included.

@@ -16,6 +16,7 @@ use crate::pagination::MAX_LIMIT;
 use crate::subscribers::{check_app_user_id, find_or_create, project_now};
 use crate::v1::respond::customer_info;
 use crate::v1::subscribers::existing;
+use crate::webhooks::emit;
 
 /// RevenueCat's promotional durations and the periods they last; `None`: forever.
 const DURATIONS: &[(&str, Option<&str>)] = &[
@@ -129,7 +130,11 @@ pub async fn grant(
         expires_at,
         revoked_at: None,
     };
-    state.storage.add_grant(&grant).await?;
+    let events = emit::for_grant(&state, &project_id, &grant, &entitlement.lookup_key).await?;
+    state
+        .storage
+        .add_grant(&grant, &events, state.now())
+        .await?;
     customer_info(
         &state,
         &caller,
@@ -163,7 +168,20 @@ pub async fn revoke(
     let now = project_now(&state, &project_id).await?;
     state
         .storage
-        .revoke_grants(&customer.key, &entitlement.id, now)
+        .revoke_grants(
+            &customer.key,
+            &entitlement.id,
+            &emit::for_revocation(
+                &state,
+                &project_id,
+                &customer.key,
+                &entitlement.id,
+                &entitlement.lookup_key,
+                now,
+            )
+            .await?,
+            now,
+        )
         .await?;
     customer_info(
         &state,

@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, present_or_null};
 use crate::v2::customers::{CUSTOMERS, CustomerView, render, resolve};
+use crate::webhooks::emit;
 
 /// The body of `…/actions/grant_entitlement`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -85,7 +86,7 @@ pub async fn grant_entitlement(
         ));
     }
     let customer = resolve(&state, &project_id, &customer_id).await?;
-    state
+    let entitlement = state
         .storage
         .get_entitlement(&project_id, &body.entitlement_id)
         .await?
@@ -98,7 +99,8 @@ pub async fn grant_entitlement(
         expires_at: Some(UnixMillis(body.expires_at)),
         revoked_at: None,
     };
-    state.storage.add_grant(&grant).await?;
+    let events = emit::for_grant(&state, &project_id, &grant, &entitlement.lookup_key).await?;
+    state.storage.add_grant(&grant, &events, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(render(&state, customer, false).await?),
@@ -123,9 +125,25 @@ pub async fn revoke_granted_entitlement(
 ) -> Result<Json<CustomerView>, ApiError> {
     caller.authorize(&project_id, Scope::read_write(CUSTOMERS))?;
     let customer = resolve(&state, &project_id, &customer_id).await?;
+    let now = state.now();
+    let lookup_key = state
+        .storage
+        .get_entitlement(&project_id, &body.entitlement_id)
+        .await?
+        .map(|e| e.lookup_key)
+        .unwrap_or_default();
+    let events = emit::for_revocation(
+        &state,
+        &project_id,
+        &customer.key,
+        &body.entitlement_id,
+        &lookup_key,
+        now,
+    )
+    .await?;
     let revoked = state
         .storage
-        .revoke_grants(&customer.key, &body.entitlement_id, state.now())
+        .revoke_grants(&customer.key, &body.entitlement_id, &events, now)
         .await?;
     if revoked == 0 {
         return Err(ApiError::not_found(

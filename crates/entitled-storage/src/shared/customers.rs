@@ -174,7 +174,10 @@ macro_rules! impl_customer_store {
             async fn add_grant(
                 &self,
                 grant: &entitled_core::PromotionalGrant,
+                events: &[entitled_core::webhooks::OutboxEvent],
+                now: entitled_core::UnixMillis,
             ) -> Result<(), $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO promotional_grants (id, customer_key, entitlement_id, starts_at, expires_at, revoked_at) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -185,8 +188,10 @@ macro_rules! impl_customer_store {
                 .bind(grant.starts_at.0)
                 .bind(grant.expires_at.map(|t| t.0))
                 .bind(grant.revoked_at.map(|t| t.0))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                insert_outbox(&mut tx, events, now).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -194,9 +199,11 @@ macro_rules! impl_customer_store {
                 &self,
                 customer_key: &str,
                 entitlement_id: &str,
+                events: &[entitled_core::webhooks::OutboxEvent],
                 now: entitled_core::UnixMillis,
             ) -> Result<u64, $crate::StorageError> {
-                Ok(sqlx::query(
+                let mut tx = self.begin_write().await?;
+                let revoked = sqlx::query(
                     "UPDATE promotional_grants SET revoked_at = $3 \
                      WHERE customer_key = $1 AND entitlement_id = $2 AND revoked_at IS NULL \
                      AND (expires_at IS NULL OR expires_at > $3)",
@@ -204,9 +211,14 @@ macro_rules! impl_customer_store {
                 .bind(customer_key)
                 .bind(entitlement_id)
                 .bind(now.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected())
+                .rows_affected();
+                if revoked > 0 {
+                    insert_outbox(&mut tx, events, now).await?;
+                }
+                tx.commit().await?;
+                Ok(revoked)
             }
 
             async fn grants_of(

@@ -467,3 +467,52 @@ async fn two_nodes_deliver_each_event_once() {
     );
     drop(two);
 }
+
+#[tokio::test]
+async fn promotional_grants_and_revocations_are_events() {
+    let server = TestServer::start_with(Db::Sqlite, FAST)
+        .await
+        .expect("sqlite");
+    let (url, receiver) = start_receiver(vec![], false).await;
+    integration(&server, &url).await;
+    crate::sdk::catalog(&server).await;
+    let grant = "/v1/subscribers/yara/entitlements/pro/promotional";
+    assert_eq!(
+        send(
+            server
+                .secret(Method::POST, grant)
+                .json(&json!({"duration": "monthly"}))
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        send(server.secret(
+            Method::POST,
+            "/v1/subscribers/yara/entitlements/pro/revoke_promotionals"
+        ))
+        .await
+        .0,
+        200
+    );
+    let seen = wait_for(&receiver, 2).await;
+    let events: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|(_, b)| {
+            (
+                b["event"]["type"].as_str().unwrap(),
+                b["event"]["store"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("INITIAL_PURCHASE", "PROMOTIONAL"),
+            ("EXPIRATION", "PROMOTIONAL")
+        ]
+    );
+    assert_eq!(seen[0].1["event"]["entitlement_ids"], json!(["pro"]));
+    assert_eq!(seen[1].1["event"]["expiration_reason"], "CUSTOMER_SUPPORT");
+}
