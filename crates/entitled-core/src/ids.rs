@@ -38,6 +38,8 @@ pub enum IdKind {
     WebhookIntegration,
     /// A webhook delivery: `dlv…`.
     Delivery,
+    /// A background job: `job…`.
+    Job,
 }
 
 impl IdKind {
@@ -60,6 +62,7 @@ impl IdKind {
             IdKind::LifecycleEvent => "evt",
             IdKind::WebhookIntegration => "whk",
             IdKind::Delivery => "dlv",
+            IdKind::Job => "job",
         }
     }
 }

@@ -230,3 +230,26 @@ mod tests {
         );
     }
 }
+
+/// Work done in the background, whose status can be polled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// `job…`.
+    pub id: String,
+    /// The project.
+    pub project_id: String,
+    /// What it does, e.g. `webhook_redelivery`.
+    pub kind: String,
+    /// `pending`, `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Percent done.
+    pub progress: i64,
+    /// What it was asked to do.
+    pub params: serde_json::Value,
+    /// What it did, once finished.
+    pub result: Option<serde_json::Value>,
+    /// When it was queued.
+    pub created_at: UnixMillis,
+    /// When it last changed.
+    pub updated_at: UnixMillis,
+}

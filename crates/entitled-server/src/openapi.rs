@@ -152,6 +152,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v2::webhooks::list_deliveries))
         .routes(routes!(v2::webhooks::send_test))
         .routes(routes!(v2::webhooks::rotate_signing_secret))
+        .routes(routes!(v2::webhooks::redeliver))
+        .routes(routes!(v2::jobs::get_job))
         .routes(routes!(openapi_json))
         .routes(routes!(error_docs))
 }

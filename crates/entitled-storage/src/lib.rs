@@ -665,6 +665,25 @@ pub trait WebhookStore: Send + Sync + 'static {
         now: UnixMillis,
         retry_at: Option<UnixMillis>,
     ) -> Result<(), StorageError>;
+    /// Queues the project's events created in `[from, to]` for this integration again
+    /// (deliveries that exist go back to pending; missing ones are created); returns how many.
+    async fn redeliver(
+        &self,
+        integration: &WebhookIntegration,
+        from: UnixMillis,
+        to: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<u64, StorageError>;
+    /// Records a new job.
+    async fn create_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), StorageError>;
+    /// Updates a job's status, progress and result.
+    async fn update_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), StorageError>;
+    /// A job of a project.
+    async fn get_job(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<entitled_core::webhooks::Job>, StorageError>;
     /// A page of an integration's deliveries, newest last.
     async fn list_deliveries(
         &self,

@@ -8,6 +8,7 @@ pub mod customer_actions;
 pub mod customer_history;
 pub mod customers;
 pub mod entitlements;
+pub mod jobs;
 pub mod offerings;
 pub mod packages;
 pub mod products;

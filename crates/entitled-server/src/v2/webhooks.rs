@@ -527,3 +527,90 @@ pub async fn rotate_signing_secret(
         signing_secret: integration.signing_secret,
     }))
 }
+
+/// The body of `…/actions/redeliver`: the events to send again, by when they were queued.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeliverBody {
+    /// From (ms since epoch, inclusive); the beginning if absent.
+    pub from_ms: Option<i64>,
+    /// To (ms since epoch, inclusive); now if absent.
+    pub to_ms: Option<i64>,
+}
+
+/// Sends a range of events to this integration again. 202: a job does it; poll `Location`.
+#[utoipa::path(post, path = "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}/actions/redeliver", tag = "webhooks",
+    security(("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project"),
+        ("webhook_integration_id" = String, Path, description = "The integration")),
+    request_body = RedeliverBody,
+    responses(
+        (status = 202, description = "The redelivery job", body = crate::v2::jobs::JobView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RedeliverBody>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    caller.authorize(&project_id, Scope::read_write(INTEGRATIONS))?;
+    let integration = existing(&state, &project_id, &id).await?;
+    let now = state.now();
+    let from = entitled_core::UnixMillis(body.from_ms.unwrap_or(0));
+    let to = entitled_core::UnixMillis(body.to_ms.unwrap_or(now.0));
+    if from > to {
+        return Err(ApiError::parameter(
+            "from_ms",
+            "from_ms must not be after to_ms",
+        ));
+    }
+    let job = entitled_core::webhooks::Job {
+        id: new_id(IdKind::Job),
+        project_id: project_id.clone(),
+        kind: "webhook_redelivery".to_string(),
+        status: "pending".to_string(),
+        progress: 0,
+        params: json!({"webhook_integration_id": id, "from_ms": from.0, "to_ms": to.0}),
+        result: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.storage.create_job(&job).await?;
+    let location = crate::v2::jobs::job_path(&project_id, &job.id);
+    let worker_state = state.clone();
+    let mut running = job.clone();
+    tokio::spawn(async move {
+        running.status = "running".to_string();
+        running.updated_at = worker_state.now();
+        let _ = worker_state.storage.update_job(&running).await;
+        let outcome = worker_state
+            .storage
+            .redeliver(&integration, from, to, worker_state.now())
+            .await;
+        running.updated_at = worker_state.now();
+        running.progress = 100;
+        match outcome {
+            Ok(queued) => {
+                running.status = "succeeded".to_string();
+                running.result = Some(json!({"queued": queued}));
+            }
+            Err(err) => {
+                tracing::warn!(job = %running.id, error = %err, "redelivery failed");
+                running.status = "failed".to_string();
+                running.result = Some(json!({"error": "the redelivery could not be queued"}));
+            }
+        }
+        if let Err(err) = worker_state.storage.update_job(&running).await {
+            tracing::warn!(job = %running.id, error = %err, "job status not saved");
+        }
+    });
+    let view = crate::v2::jobs::JobView::from(job);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}

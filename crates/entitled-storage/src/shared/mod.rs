@@ -698,3 +698,23 @@ pub(crate) fn attempt_from_row<R: RowExt>(
         },
     ))
 }
+
+pub(crate) fn job_from_row<R: RowExt>(
+    row: &R,
+) -> Result<entitled_core::webhooks::Job, StorageError> {
+    let json = |text: String| {
+        serde_json::from_str(&text)
+            .map_err(|e| StorageError::Internal(format!("stored job JSON is invalid: {e}")))
+    };
+    Ok(entitled_core::webhooks::Job {
+        id: row.text("id")?,
+        project_id: row.text("project_id")?,
+        kind: row.text("kind")?,
+        status: row.text("status")?,
+        progress: row.int("progress")?,
+        params: json(row.text("params")?)?,
+        result: row.opt_text("result")?.map(json).transpose()?,
+        created_at: UnixMillis(row.int("created_at")?),
+        updated_at: UnixMillis(row.int("updated_at")?),
+    })
+}

@@ -225,6 +225,113 @@ macro_rules! impl_webhook_store {
                 Ok(())
             }
 
+            async fn redeliver(
+                &self,
+                integration: &entitled_core::webhooks::WebhookIntegration,
+                from: entitled_core::UnixMillis,
+                to: entitled_core::UnixMillis,
+                now: entitled_core::UnixMillis,
+            ) -> Result<u64, $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                let rows = sqlx::query(
+                    "SELECT id, customer_key, event_type, environment, app_id FROM outbox_events \
+                     WHERE project_id = $1 AND created_at >= $2 AND created_at <= $3 ORDER BY seq",
+                )
+                .bind(&integration.project_id)
+                .bind(from.0)
+                .bind(to.0)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut queued = 0;
+                for row in &rows {
+                    use $crate::shared::RowExt;
+                    let environment = match row.text("environment")?.as_str() {
+                        "sandbox" => entitled_core::purchases::Environment::Sandbox,
+                        _ => entitled_core::purchases::Environment::Production,
+                    };
+                    let event_type = row.text("event_type")?;
+                    let app_id = row.opt_text("app_id")?;
+                    if event_type != "TEST" && !integration.wants(&event_type, environment, app_id.as_deref()) {
+                        continue;
+                    }
+                    let event_id = row.text("id")?;
+                    let reset = sqlx::query(
+                        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, lease_until = NULL \
+                         WHERE integration_id = $1 AND event_id = $2",
+                    )
+                    .bind(&integration.id)
+                    .bind(&event_id)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if reset == 0 {
+                        sqlx::query(
+                            "INSERT INTO webhook_deliveries (id, project_id, integration_id, event_id, customer_key, \
+                             status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+                        )
+                        .bind(entitled_core::new_id(entitled_core::IdKind::Delivery))
+                        .bind(&integration.project_id)
+                        .bind(&integration.id)
+                        .bind(&event_id)
+                        .bind(row.opt_text("customer_key")?)
+                        .bind(now.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    queued += 1;
+                }
+                tx.commit().await?;
+                Ok(queued)
+            }
+
+            async fn create_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), $crate::StorageError> {
+                sqlx::query(
+                    "INSERT INTO jobs (id, project_id, kind, status, progress, params, result, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&job.id)
+                .bind(&job.project_id)
+                .bind(&job.kind)
+                .bind(&job.status)
+                .bind(job.progress)
+                .bind(job.params.to_string())
+                .bind(job.result.as_ref().map(|r| r.to_string()))
+                .bind(job.created_at.0)
+                .bind(job.updated_at.0)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn update_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), $crate::StorageError> {
+                sqlx::query("UPDATE jobs SET status = $2, progress = $3, result = $4, updated_at = $5 WHERE id = $1")
+                    .bind(&job.id)
+                    .bind(&job.status)
+                    .bind(job.progress)
+                    .bind(job.result.as_ref().map(|r| r.to_string()))
+                    .bind(job.updated_at.0)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_job(
+                &self,
+                project_id: &str,
+                id: &str,
+            ) -> Result<Option<entitled_core::webhooks::Job>, $crate::StorageError> {
+                let row = sqlx::query(
+                    "SELECT id, project_id, kind, status, progress, params, result, created_at, updated_at \
+                     FROM jobs WHERE project_id = $1 AND id = $2",
+                )
+                .bind(project_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map($crate::shared::job_from_row).transpose()
+            }
+
             async fn list_deliveries(
                 &self,
                 integration_id: &str,

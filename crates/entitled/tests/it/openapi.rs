@@ -184,6 +184,11 @@ const SERVED: &[(&str, &str)] = &[
         "post",
         "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}/actions/rotate_signing_secret",
     ),
+    (
+        "post",
+        "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}/actions/redeliver",
+    ),
+    ("get", "/v2/projects/{project_id}/jobs/{job_id}"),
     ("get", "/openapi.json"),
     ("get", "/docs/errors"),
 ];
@@ -240,7 +245,8 @@ async fn every_served_route_answers_and_no_other_does() {
             .replace("{app_user_id}", "nobody")
             .replace("{entitlement_identifier}", "nope")
             .replace("{transaction_id}", "nope")
-            .replace("{webhook_integration_id}", "whknope");
+            .replace("{webhook_integration_id}", "whknope")
+            .replace("{job_id}", "jobnope");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, _, body) = send(server.secret(method.clone(), &concrete)).await;
         let route_missing = status == 404 && body["message"] == "No such route";

@@ -516,3 +516,55 @@ async fn promotional_grants_and_revocations_are_events() {
     assert_eq!(seen[0].1["event"]["entitlement_ids"], json!(["pro"]));
     assert_eq!(seen[1].1["event"]["expiration_reason"], "CUSTOMER_SUPPORT");
 }
+
+#[tokio::test]
+async fn redelivery_is_a_job_that_sends_a_range_again() {
+    let server = TestServer::start_with(Db::Sqlite, FAST)
+        .await
+        .expect("sqlite");
+    let (url, receiver) = start_receiver(vec![], false).await;
+    let (id, _) = integration(&server, &url).await;
+    let queued = queue_tests(&server, &id, 2).await;
+    wait_for(&receiver, 2).await;
+    let path = server.project_path(&format!("/integrations/webhooks/{id}/actions/redeliver"));
+    let (status, headers, job) = send(server.secret(Method::POST, &path).json(&json!({}))).await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["object"], "job");
+    let location = headers["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with(job["id"].as_str().unwrap()));
+    let mut polled = Value::Null;
+    for _ in 0..100 {
+        polled = send(server.secret(Method::GET, &location)).await.2;
+        if polled["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(polled["status"], "succeeded", "{polled}");
+    assert_eq!(polled["result"]["queued"], 2);
+    let seen = wait_for(&receiver, 4).await;
+    let ids: Vec<&str> = seen
+        .iter()
+        .map(|(_, b)| b["event"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert!(
+        queued
+            .iter()
+            .all(|q| ids.iter().filter(|i| *i == q).count() == 2),
+        "each sent twice, same ids"
+    );
+    let (status, _, body) = send(
+        server
+            .secret(Method::POST, &path)
+            .json(&json!({"from_ms": 10, "to_ms": 5})),
+    )
+    .await;
+    assert_eq!((status, body["param"].as_str()), (400, Some("from_ms")));
+    assert_eq!(
+        send(server.secret(Method::GET, &server.project_path("/jobs/jobnope")))
+            .await
+            .0,
+        404
+    );
+}
