@@ -200,3 +200,69 @@ pub struct LifecycleEvent {
     /// When it happened.
     pub occurred_at: UnixMillis,
 }
+
+/// Exchange rates into US dollars: what one unit of each currency is worth in USD.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UsdRates {
+    rates: std::collections::BTreeMap<String, f64>,
+}
+
+impl UsdRates {
+    /// Parses `EUR=1.08,GBP=1.27` (USD itself is always 1).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut rates = std::collections::BTreeMap::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (code, rate) = item
+                .split_once('=')
+                .ok_or_else(|| format!("{item:?} is not CODE=RATE"))?;
+            let code = code.trim();
+            let valid_code = code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase());
+            let rate: f64 = rate
+                .trim()
+                .parse()
+                .map_err(|_| format!("{item:?} has no numeric rate"))?;
+            if !valid_code || !rate.is_finite() || rate <= 0.0 {
+                return Err(format!(
+                    "{item:?} needs an ISO 4217 code and a positive rate"
+                ));
+            }
+            rates.insert(code.to_string(), rate);
+        }
+        Ok(Self { rates })
+    }
+
+    /// An amount in USD, when the currency's rate is known.
+    pub fn to_usd(&self, money: &Money) -> Option<f64> {
+        let amount = money.amount_micros as f64 / 1_000_000.0;
+        if money.currency == "USD" {
+            return Some(amount);
+        }
+        self.rates
+            .get(&money.currency)
+            .map(|rate| (amount * rate * 100.0).round() / 100.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(micros: i64, currency: &str) -> Money {
+        Money {
+            amount_micros: micros,
+            currency: currency.into(),
+        }
+    }
+
+    #[test]
+    fn usd_conversion_needs_a_rate() {
+        let rates = UsdRates::parse("EUR=1.08, GBP=1.27").unwrap();
+        assert_eq!(rates.to_usd(&money(4_990_000, "USD")), Some(4.99));
+        assert_eq!(rates.to_usd(&money(10_000_000, "EUR")), Some(10.8));
+        assert_eq!(rates.to_usd(&money(1_000_000, "JPY")), None);
+        assert!(UsdRates::parse("EUR").is_err());
+        assert!(UsdRates::parse("eur=1").is_err());
+        assert!(UsdRates::parse("EUR=-1").is_err());
+        assert_eq!(UsdRates::parse("").unwrap(), UsdRates::default());
+    }
+}

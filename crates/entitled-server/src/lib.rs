@@ -72,6 +72,8 @@ pub struct AppState {
     pub drain: Arc<Drain>,
     /// Seals store credentials; `None` when no secrets key is configured.
     pub sealer: Option<Arc<credentials::Sealer>>,
+    /// Exchange rates for the USD amounts of webhooks and revenue.
+    pub usd_rates: Arc<entitled_core::purchases::UsdRates>,
 }
 
 impl AppState {
@@ -138,6 +140,7 @@ mod tests {
             clock: system_clock(),
             drain: Arc::new(Drain::new()),
             sealer: None,
+            usd_rates: Arc::default(),
         };
         let (routes, _) = OpenApiRouter::new()
             .routes(routes!(explode))

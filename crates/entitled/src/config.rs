@@ -36,6 +36,8 @@ pub struct Config {
     /// How often the webhook worker looks for due deliveries, in ms
     /// (`ENTITLED_WEBHOOK_POLL_MS`).
     pub webhook_poll_ms: u64,
+    /// Exchange rates into USD, `EUR=1.08,GBP=1.27` (`ENTITLED_USD_RATES`).
+    pub usd_rates: String,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             webhook_deadline_secs: 60,
             webhook_retry_schedule: "5m,10m,20m,40m,80m".to_string(),
             webhook_poll_ms: 1000,
+            usd_rates: String::new(),
         }
     }
 }
@@ -94,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_deadline_secs", &self.webhook_deadline_secs)
             .field("webhook_retry_schedule", &self.webhook_retry_schedule)
             .field("webhook_poll_ms", &self.webhook_poll_ms)
+            .field("usd_rates", &self.usd_rates)
             .finish()
     }
 }
@@ -117,6 +121,8 @@ pub struct FlagOverrides {
     pub webhook_retry_schedule: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_poll_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usd_rates: Option<String>,
 }
 
 /// Loads the configuration from its four layers.
@@ -147,6 +153,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "webhook_deadline_secs",
             "webhook_retry_schedule",
             "webhook_poll_ms",
+            "usd_rates",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()

@@ -56,6 +56,10 @@ enum Command {
         /// How often the webhook worker polls, in ms (default 1000) [env: ENTITLED_WEBHOOK_POLL_MS]
         #[arg(long)]
         webhook_poll_ms: Option<u64>,
+        /// Exchange rates into USD for webhook prices and revenue, e.g. EUR=1.08,GBP=1.27
+        /// [env: ENTITLED_USD_RATES]
+        #[arg(long)]
+        usd_rates: Option<String>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -84,8 +88,10 @@ fn main() -> ExitCode {
         webhook_deadline_secs,
         webhook_retry_schedule,
         webhook_poll_ms,
+        usd_rates,
     } = &cli.command
     {
+        flags.usd_rates = usd_rates.clone();
         flags.webhook_deadline_secs = *webhook_deadline_secs;
         flags.webhook_retry_schedule = webhook_retry_schedule.clone();
         flags.webhook_poll_ms = *webhook_poll_ms;

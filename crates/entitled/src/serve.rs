@@ -85,11 +85,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         batch: 32,
     };
     let worker = worker::spawn(storage.clone(), clock.clone(), worker_config);
+    let usd_rates = entitled_core::purchases::UsdRates::parse(&config.usd_rates)
+        .map_err(|e| anyhow::anyhow!("ENTITLED_USD_RATES: {e}"))?;
     let state = AppState {
         storage,
         clock,
         drain: drain.clone(),
         sealer,
+        usd_rates: Arc::new(usd_rates),
     };
     let http = HttpConfig {
         body_limit_bytes: config.body_limit_bytes,

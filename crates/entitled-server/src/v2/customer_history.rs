@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use entitled_core::engine::subscription_of;
 use entitled_core::purchases::{
-    Environment, LifecycleEvent, LifecycleKind, Money, Ownership, Store, StoreTransaction,
+    Environment, LifecycleEvent, LifecycleKind, Money, Ownership, Store, StoreTransaction, UsdRates,
 };
 use entitled_core::{Customer, Entitlement, Product, UnixMillis};
 use entitled_storage::PageRequest;
@@ -17,16 +17,15 @@ use crate::pagination::{ListBody, MAX_LIMIT};
 use crate::subscribers::project_now;
 use crate::v2::entitlements::EntitlementView;
 
-/// Revenue in USD as RevenueCat's `MonetaryAmount`: amounts paid in USD count; other
-/// currencies need an exchange rate, which entitled does not have yet, so they count as 0.
-fn revenue_in_usd(prices: &[&Option<Money>]) -> Value {
-    let micros: i64 = prices
+/// Revenue in USD as RevenueCat's `MonetaryAmount`; amounts in currencies without a
+/// configured rate (`ENTITLED_USD_RATES`) count as 0.
+fn revenue_in_usd(rates: &UsdRates, prices: &[&Option<Money>]) -> Value {
+    let total: f64 = prices
         .iter()
         .filter_map(|p| p.as_ref())
-        .filter(|m| m.currency == "USD")
-        .map(|m| m.amount_micros)
+        .filter_map(|m| rates.to_usd(m))
         .sum();
-    let gross = micros as f64 / 1_000_000.0;
+    let gross = (total * 100.0).round() / 100.0;
     json!({"currency": "USD", "gross": gross, "commission": 0.0, "tax": 0.0, "proceeds": gross})
 }
 
@@ -187,7 +186,7 @@ pub(crate) async fn subscriptions(
                 "pending_payment": state_now.billing_issues_detected_at.is_some(),
                 "auto_renewal_status": if will_renew { "will_renew" } else { "will_not_renew" },
                 "status": status,
-                "total_revenue_in_usd": revenue_in_usd(&prices),
+                "total_revenue_in_usd": revenue_in_usd(&state.usd_rates, &prices),
                 "presented_offering_id": null,
                 "entitlements": catalog.entitlements(&first.product_id, url),
                 "environment": environment(first.environment),
@@ -245,7 +244,7 @@ pub(crate) async fn purchases(
                     "original_customer_id": customer.id,
                     "product_id": catalog.product_id(t).unwrap_or_else(|| t.product_id.clone()),
                     "purchased_at": t.purchased_at.0,
-                    "revenue_in_usd": revenue_in_usd(&[&t.price]),
+                    "revenue_in_usd": revenue_in_usd(&state.usd_rates, &[&t.price]),
                     "quantity": 1,
                     "status": if refunded { "refunded" } else { "owned" },
                     "presented_offering_id": null,

@@ -41,7 +41,17 @@ pub async fn for_customer(
     let now = state.now();
     Ok(events
         .iter()
-        .map(|event| outbox_event(project_id, event, &subject, &catalog, extra.as_ref(), now))
+        .map(|event| {
+            outbox_event(
+                project_id,
+                event,
+                &subject,
+                &catalog,
+                extra.as_ref(),
+                &state.usd_rates,
+                now,
+            )
+        })
         .collect())
 }
 

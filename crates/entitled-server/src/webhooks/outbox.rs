@@ -4,7 +4,7 @@
 
 use entitled_core::engine::CatalogView;
 use entitled_core::events::CustomerEvent;
-use entitled_core::purchases::{Environment, PeriodType, Store};
+use entitled_core::purchases::{Environment, PeriodType, Store, UsdRates};
 use entitled_core::webhooks::OutboxEvent;
 use entitled_core::{Customer, CustomerAlias, UnixMillis};
 use serde_json::{Value, json};
@@ -45,6 +45,7 @@ pub fn outbox_event(
     subject: &Subject<'_>,
     catalog: &CatalogView,
     extra: Option<&Value>,
+    usd_rates: &UsdRates,
     now: UnixMillis,
 ) -> OutboxEvent {
     let entitlement_ids = catalog
@@ -56,11 +57,7 @@ pub fn outbox_event(
         .price
         .as_ref()
         .map(|p| p.amount_micros as f64 / 1_000_000.0);
-    let price_in_usd = event
-        .price
-        .as_ref()
-        .filter(|p| p.currency == "USD")
-        .map(|p| p.amount_micros as f64 / 1_000_000.0);
+    let price_in_usd = event.price.as_ref().and_then(|p| usd_rates.to_usd(p));
     let aliases: Vec<&str> = subject.aliases.iter().map(|a| a.id.as_str()).collect();
     let mut body = json!({
         "id": event.id,

@@ -568,3 +568,35 @@ async fn redelivery_is_a_job_that_sends_a_range_again() {
         404
     );
 }
+
+#[tokio::test]
+async fn prices_are_sent_in_the_purchase_currency_and_in_usd_where_a_rate_is_set() {
+    let mut args = FAST.to_vec();
+    args.extend(["--usd-rates", "EUR=1.10"]);
+    let server = TestServer::start_with(Db::Sqlite, &args)
+        .await
+        .expect("sqlite");
+    let (url, receiver) = start_receiver(vec![], false).await;
+    integration(&server, &url).await;
+    crate::sdk::catalog(&server).await;
+    for (user, token, currency) in [("zoe", "tok_eur", "EUR"), ("zed", "tok_jpy", "JPY")] {
+        let (status, _, _) = send(server.with_key(Method::POST, "/v1/receipts", &server.public_key).json(&json!({
+            "app_user_id": user, "fetch_token": token, "product_id": "lifetime", "price": 10.0, "currency": currency}))).await;
+        assert_eq!(status, 200);
+    }
+    let seen = wait_for(&receiver, 2).await;
+    let by_currency = |c: &str| {
+        seen.iter()
+            .find(|(_, b)| b["event"]["currency"] == c)
+            .unwrap()
+            .1["event"]
+            .clone()
+    };
+    let eur = by_currency("EUR");
+    assert_eq!(eur["type"], "NON_RENEWING_PURCHASE");
+    assert_eq!(eur["price_in_purchased_currency"], 10.0);
+    assert_eq!(eur["price"], 11.0);
+    let jpy = by_currency("JPY");
+    assert_eq!(jpy["price_in_purchased_currency"], 10.0);
+    assert_eq!(jpy["price"], Value::Null, "no rate for JPY");
+}
