@@ -201,6 +201,21 @@ pub struct LifecycleEvent {
     pub occurred_at: UnixMillis,
 }
 
+/// Whether a purchase stands refunded after these events of it: the latest refund or
+/// reversal decides.
+pub fn is_refunded<'a>(events: impl IntoIterator<Item = &'a LifecycleEvent>) -> bool {
+    events
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                LifecycleKind::Refunded | LifecycleKind::RefundReversed
+            )
+        })
+        .max_by_key(|e| (e.occurred_at, e.id.as_str()))
+        .is_some_and(|e| e.kind == LifecycleKind::Refunded)
+}
+
 /// Exchange rates into US dollars: what one unit of each currency is worth in USD.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsdRates {

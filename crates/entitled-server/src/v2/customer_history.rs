@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use entitled_core::engine::subscription_of;
 use entitled_core::purchases::{
-    Environment, LifecycleEvent, LifecycleKind, Money, Ownership, Store, StoreTransaction, UsdRates,
+    Environment, LifecycleEvent, Money, Ownership, Store, StoreTransaction, UsdRates, is_refunded,
 };
 use entitled_core::{Customer, Entitlement, Product, UnixMillis};
 use entitled_storage::PageRequest;
@@ -211,19 +211,9 @@ pub(crate) async fn purchases(
     let (groups, events) = grouped(state, customer).await?;
     let mut rendered = Vec::new();
     for ((store, original), transactions) in &groups {
-        let refunded = events
-            .iter()
-            .filter(|e| {
-                e.store == *store && &e.original_transaction_id == original && e.occurred_at <= now
-            })
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    LifecycleKind::Refunded | LifecycleKind::RefundReversed
-                )
-            })
-            .max_by_key(|e| (e.occurred_at, e.id.clone()))
-            .is_some_and(|e| e.kind == LifecycleKind::Refunded);
+        let refunded = is_refunded(events.iter().filter(|e| {
+            e.store == *store && &e.original_transaction_id == original && e.occurred_at <= now
+        }));
         for t in transactions
             .iter()
             .filter(|t| !t.is_subscription && t.purchased_at <= now)

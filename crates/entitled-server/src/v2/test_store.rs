@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use entitled_core::engine::subscription_of;
 use entitled_core::events::{event_for_lifecycle, event_for_transaction, expirations_due};
 use entitled_core::purchases::{
-    LifecycleEvent, LifecycleKind, PeriodType, Store, StoreTransaction,
+    LifecycleEvent, LifecycleKind, PeriodType, Store, StoreTransaction, is_refunded,
 };
 use entitled_core::test_store::{add_period, renewals_due};
 use entitled_core::{IdKind, Scope, UnixMillis, new_id};
@@ -157,16 +157,7 @@ pub async fn act(
     } else {
         None
     };
-    let refunded = group_events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                LifecycleKind::Refunded | LifecycleKind::RefundReversed
-            )
-        })
-        .max_by_key(|e| (e.occurred_at, e.id.clone()))
-        .is_some_and(|e| e.kind == LifecycleKind::Refunded);
+    let refunded = is_refunded(group_events.iter().copied());
     let active = subscription.as_ref().is_some_and(|s| s.is_active(now));
     let event = |kind| LifecycleEvent {
         id: new_id(IdKind::LifecycleEvent),
