@@ -155,6 +155,7 @@ struct Lifecycle {
     grace_until: Option<UnixMillis>,
     refunded_at: Option<UnixMillis>,
     expired_at: Option<UnixMillis>,
+    extended_to: Option<UnixMillis>,
 }
 
 fn fold_lifecycle(events: &[&LifecycleEvent], latest_purchase: UnixMillis) -> Lifecycle {
@@ -178,6 +179,10 @@ fn fold_lifecycle(events: &[&LifecycleEvent], latest_purchase: UnixMillis) -> Li
             LifecycleKind::Expired => state.expired_at = Some(event.occurred_at),
             LifecycleKind::Refunded => state.refunded_at = Some(event.occurred_at),
             LifecycleKind::RefundReversed => state.refunded_at = None,
+            LifecycleKind::Extended { expires_at } => {
+                state.extended_to =
+                    Some(state.extended_to.map_or(expires_at, |e| e.max(expires_at)));
+            }
         }
     }
     // A renewal bought after a billing issue settles it.
@@ -212,8 +217,12 @@ pub fn subscription_of(
     let first = transactions
         .iter()
         .min_by(|a, b| transaction_order(a).cmp(&transaction_order(b)))?;
-    let expires = transactions.iter().filter_map(|t| t.expires_at).max();
     let life = fold_lifecycle(events, latest.purchased_at);
+    let expires = transactions
+        .iter()
+        .filter_map(|t| t.expires_at)
+        .chain(life.extended_to)
+        .max();
     let mut expires_date = expires;
     for cut in [life.refunded_at, life.expired_at].into_iter().flatten() {
         expires_date = Some(expires_date.map_or(cut, |e| e.min(cut)));

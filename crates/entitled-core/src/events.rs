@@ -34,6 +34,8 @@ pub enum EventType {
     RefundReversed,
     /// A purchase moved to another customer.
     Transfer,
+    /// The store moved a period's end later.
+    SubscriptionExtended,
 }
 
 impl EventType {
@@ -50,6 +52,7 @@ impl EventType {
             EventType::Expiration => "EXPIRATION",
             EventType::RefundReversed => "REFUND_REVERSED",
             EventType::Transfer => "TRANSFER",
+            EventType::SubscriptionExtended => "SUBSCRIPTION_EXTENDED",
         }
     }
 }
@@ -176,9 +179,13 @@ pub fn event_for_lifecycle(
         LifecycleKind::BillingIssue { .. } => (EventType::BillingIssue, None, None),
         LifecycleKind::RefundReversed => (EventType::RefundReversed, None, None),
         LifecycleKind::Expired => (EventType::Expiration, None, Some("CUSTOMER_SUPPORT")),
+        LifecycleKind::Extended { .. } => (EventType::SubscriptionExtended, None, None),
         LifecycleKind::Recovered => return None,
     };
     let mut derived = from_transaction(event_type, latest, event.occurred_at, &event.id);
+    if let LifecycleKind::Extended { expires_at } = event.kind {
+        derived.expiration_at = Some(expires_at);
+    }
     derived.cancel_reason = cancel_reason;
     derived.expiration_reason = expiration_reason;
     Some(derived)
@@ -275,7 +282,21 @@ pub fn expirations_due(
         let Some(last) = latest(transactions.iter().filter(of_purchase)) else {
             continue;
         };
-        let Some(ends) = last.expires_at.filter(|e| *e <= now) else {
+        let extended_to = events
+            .iter()
+            .filter(|e| {
+                e.store == store && e.original_transaction_id == original && e.occurred_at <= now
+            })
+            .filter_map(|e| match e.kind {
+                LifecycleKind::Extended { expires_at } => Some(expires_at),
+                _ => None,
+            })
+            .max();
+        let Some(ends) = last
+            .expires_at
+            .map(|e| extended_to.map_or(e, |x| x.max(e)))
+            .filter(|e| *e <= now)
+        else {
             continue;
         };
         let ended_early = events.iter().any(|e| {
@@ -442,6 +463,36 @@ mod tests {
             revoked.id,
             event_for_revocation(&grant, "pro", UnixMillis(50)).id
         );
+    }
+
+    #[test]
+    fn extensions_are_events_and_move_the_expiration() {
+        let first = txn("1", "monthly", 0, Some(30 * DAY));
+        let extension = lifecycle(
+            "x",
+            LifecycleKind::Extended {
+                expires_at: UnixMillis(40 * DAY),
+            },
+            5 * DAY,
+        );
+        let event = event_for_lifecycle(&extension, &first).unwrap();
+        assert_eq!(event.event_type, EventType::SubscriptionExtended);
+        assert_eq!(event.expiration_at, Some(UnixMillis(40 * DAY)));
+        let extensions = [extension];
+        assert!(
+            expirations_due(
+                std::slice::from_ref(&first),
+                &extensions,
+                UnixMillis(35 * DAY)
+            )
+            .is_empty()
+        );
+        let due = expirations_due(
+            std::slice::from_ref(&first),
+            &extensions,
+            UnixMillis(41 * DAY),
+        );
+        assert_eq!(due[0].event_timestamp, UnixMillis(40 * DAY));
     }
 
     #[test]

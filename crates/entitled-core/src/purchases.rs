@@ -184,6 +184,11 @@ pub enum LifecycleKind {
     Refunded,
     /// A refund was reversed: the purchase counts again.
     RefundReversed,
+    /// The store moved the end of the current period later (a renewal-date extension).
+    Extended {
+        /// The new end of the period.
+        expires_at: UnixMillis,
+    },
 }
 
 /// A store's later word about a purchase (a fact).

@@ -97,7 +97,9 @@ pub fn renewals_due(
         else {
             continue;
         };
-        let ended_early = latest.expires_at != state.expires_date;
+        let ended_early = group_events
+            .iter()
+            .any(|e| e.kind == crate::purchases::LifecycleKind::Expired);
         if stopped || ended_early {
             continue;
         }

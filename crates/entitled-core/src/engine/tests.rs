@@ -192,6 +192,25 @@ fn an_expired_event_ends_access_early() {
 }
 
 #[test]
+fn extensions_move_the_period_end() {
+    let t = [txn("1", "1", "pro_monthly", 0, Some(30 * DAY))];
+    let extended = [event(
+        "x",
+        "1",
+        LifecycleKind::Extended {
+            expires_at: UnixMillis(45 * DAY),
+        },
+        10 * DAY,
+    )];
+    let s = state(&t, &extended, 35 * DAY);
+    assert_eq!(
+        s.subscriptions["pro_monthly"].expires_date,
+        Some(UnixMillis(45 * DAY))
+    );
+    assert!(s.entitlements["pro"].is_active(UnixMillis(35 * DAY)));
+}
+
+#[test]
 fn the_longest_product_grants_and_lifetime_beats_all() {
     let t = [
         txn("1", "1", "pro_monthly", 0, Some(30 * DAY)),
@@ -272,6 +291,9 @@ fn any_kind() -> impl Strategy<Value = LifecycleKind> {
         Just(LifecycleKind::Expired),
         Just(LifecycleKind::Refunded),
         Just(LifecycleKind::RefundReversed),
+        (0i64..150).prop_map(|d| LifecycleKind::Extended {
+            expires_at: UnixMillis(d * DAY)
+        }),
     ]
 }
 

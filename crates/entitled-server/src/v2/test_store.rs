@@ -33,7 +33,9 @@ const MAX_ADVANCE_MS: i64 = 10 * 366 * 86_400_000;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
-    /// `renew`, `cancel`, `uncancel`, `billing_issue`, `recover`, `expire` or `refund`.
+    /// `renew`, `cancel`, `uncancel`, `billing_issue`, `recover`, `expire`, `refund`,
+    /// `extend` (the period ends one period later, as a store's renewal-date extension) or
+    /// `reverse_refund`.
     pub action: String,
 }
 
@@ -254,11 +256,32 @@ pub async fn act(
             }
             pending.push(event(LifecycleKind::Refunded));
         }
+        "extend" => {
+            let current = needs_subscription()?;
+            let Some(ends) = current.expires_date.filter(|_| active) else {
+                return Err(forbidden("Only an active subscription can be extended"));
+            };
+            let product_periods = periods(&state, &project_id).await?;
+            let period = product_periods
+                .get(&found.product_id)
+                .map_or(DEFAULT_TEST_PERIOD, String::as_str);
+            let expires_at =
+                add_period(ends, period).ok_or_else(|| ApiError::internal("invalid period"))?;
+            pending.push(event(LifecycleKind::Extended { expires_at }));
+        }
+        "reverse_refund" => {
+            if !refunded {
+                return Err(forbidden(
+                    "Only a refunded purchase can have its refund reversed",
+                ));
+            }
+            pending.push(event(LifecycleKind::RefundReversed));
+        }
         other => {
             return Err(ApiError::parameter(
                 "action",
                 format!(
-                    "{other:?} is not an action: renew, cancel, uncancel, billing_issue, recover, expire, refund"
+                    "{other:?} is not an action: renew, cancel, uncancel, billing_issue, recover, expire, refund, extend, reverse_refund"
                 ),
             ));
         }

@@ -577,7 +577,8 @@ pub(crate) fn transaction_from_row<R: RowExt>(
     })
 }
 
-/// Lifecycle kinds as stored: a name, and the grace period end for billing issues.
+/// Lifecycle kinds as stored: a name, and the instant that goes with it (the grace period
+/// end of a billing issue, the new end of an extension), kept in `until_at`.
 pub(crate) fn lifecycle_kind_to_stored(
     kind: entitled_core::purchases::LifecycleKind,
 ) -> (&'static str, Option<i64>) {
@@ -592,6 +593,7 @@ pub(crate) fn lifecycle_kind_to_stored(
         LifecycleKind::Expired => ("expired", None),
         LifecycleKind::Refunded => ("refunded", None),
         LifecycleKind::RefundReversed => ("refund_reversed", None),
+        LifecycleKind::Extended { expires_at } => ("extended", Some(expires_at.0)),
     }
 }
 
@@ -606,12 +608,17 @@ pub(crate) fn lifecycle_event_from_row<R: RowExt>(
         "cancelled" => LifecycleKind::Cancelled,
         "uncancelled" => LifecycleKind::Uncancelled,
         "billing_issue" => LifecycleKind::BillingIssue {
-            grace_period_expires_at: row.opt_int("grace_period_expires_at")?.map(UnixMillis),
+            grace_period_expires_at: row.opt_int("until_at")?.map(UnixMillis),
         },
         "recovered" => LifecycleKind::Recovered,
         "expired" => LifecycleKind::Expired,
         "refunded" => LifecycleKind::Refunded,
         "refund_reversed" => LifecycleKind::RefundReversed,
+        "extended" => LifecycleKind::Extended {
+            expires_at: UnixMillis(row.opt_int("until_at")?.ok_or_else(|| {
+                StorageError::Internal("stored extension has no new expiry".to_string())
+            })?),
+        },
         other => {
             return Err(StorageError::Internal(format!(
                 "stored event has kind {other:?}"

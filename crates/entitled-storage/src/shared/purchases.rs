@@ -81,7 +81,7 @@ macro_rules! impl_purchase_store {
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::purchases::LifecycleEvent>, $crate::StorageError> {
                 let rows = sqlx::query(
-                    "SELECT id, store, original_transaction_id, kind, grace_period_expires_at, occurred_at \
+                    "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
                      FROM lifecycle_events e WHERE e.project_id = $1 AND EXISTS ( \
                        SELECT 1 FROM store_transactions t WHERE t.customer_key = $2 \
                        AND t.store = e.store AND t.original_transaction_id = e.original_transaction_id) \
@@ -114,7 +114,7 @@ macro_rules! impl_purchase_store {
                     .map($crate::shared::transaction_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
                 let rows = sqlx::query(
-                    "SELECT id, store, original_transaction_id, kind, grace_period_expires_at, occurred_at \
+                    "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
                      FROM lifecycle_events WHERE project_id = $1 AND store = $2 ORDER BY seq",
                 )
                 .bind(project_id)
@@ -139,7 +139,7 @@ macro_rules! impl_purchase_store {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO lifecycle_events (id, project_id, store, original_transaction_id, kind, \
-                     grace_period_expires_at, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     until_at, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&event.id)
                 .bind(project_id)

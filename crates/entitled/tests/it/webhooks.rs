@@ -600,3 +600,61 @@ async fn prices_are_sent_in_the_purchase_currency_and_in_usd_where_a_rate_is_set
     assert_eq!(jpy["price_in_purchased_currency"], 10.0);
     assert_eq!(jpy["price"], Value::Null, "no rate for JPY");
 }
+
+#[tokio::test]
+async fn extensions_and_refund_reversals_are_events() {
+    let server = TestServer::start_with(Db::Sqlite, FAST)
+        .await
+        .expect("sqlite");
+    let (url, receiver) = start_receiver(vec![], false).await;
+    integration(&server, &url).await;
+    crate::sdk::catalog(&server).await;
+    let act = |token: &str, action: &str| {
+        server
+            .secret(
+                Method::POST,
+                &server.project_path(&format!("/test_store/transactions/{token}/actions")),
+            )
+            .json(&json!({"action": action}))
+    };
+    send(
+        server
+            .with_key(Method::POST, "/v1/receipts", &server.public_key)
+            .json(&json!({
+        "app_user_id": "abby", "fetch_token": "tok_x", "product_id": "pro_monthly"})),
+    )
+    .await;
+    let (status, _, before) = send(act("tok_x", "reverse_refund")).await;
+    assert_eq!(status, 422, "nothing to reverse: {before}");
+    let (status, _, extended) = send(act("tok_x", "extend")).await;
+    assert_eq!(status, 200, "{extended}");
+    assert_eq!(send(act("tok_x", "refund")).await.0, 200);
+    assert_eq!(send(act("tok_x", "reverse_refund")).await.0, 200);
+    let (_, _, info) =
+        send(server.with_key(Method::GET, "/v1/subscribers/abby", &server.public_key)).await;
+    assert!(
+        info["subscriber"]["subscriptions"]["pro_monthly"]["refunded_at"].is_null(),
+        "{info}"
+    );
+    let seen = wait_for(&receiver, 4).await;
+    let types: Vec<&str> = seen
+        .iter()
+        .map(|(_, b)| b["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "INITIAL_PURCHASE",
+            "SUBSCRIPTION_EXTENDED",
+            "CANCELLATION",
+            "REFUND_REVERSED"
+        ]
+    );
+    let initial_end = seen[0].1["event"]["expiration_at_ms"].as_i64().unwrap();
+    let extended_end = seen[1].1["event"]["expiration_at_ms"].as_i64().unwrap();
+    assert!(
+        extended_end > initial_end + 27 * 86_400_000,
+        "{initial_end} → {extended_end}"
+    );
+    assert_eq!(seen[2].1["event"]["cancel_reason"], "CUSTOMER_SUPPORT");
+}
