@@ -45,6 +45,8 @@ pub struct SubscriptionState {
     pub billing_issues_detected_at: Option<UnixMillis>,
     /// When it was refunded, if it was.
     pub refunded_at: Option<UnixMillis>,
+    /// When a paused subscription renews again, if it is paused.
+    pub auto_resume_date: Option<UnixMillis>,
     /// Bought or family-shared.
     pub ownership: Ownership,
     /// The store's id for the latest transaction.
@@ -68,7 +70,10 @@ impl SubscriptionState {
 
     /// Whether the store will renew it (not cancelled, refunded or over).
     pub fn will_renew(&self, now: UnixMillis) -> bool {
-        self.unsubscribe_detected_at.is_none() && self.refunded_at.is_none() && self.is_active(now)
+        self.unsubscribe_detected_at.is_none()
+            && self.refunded_at.is_none()
+            && self.auto_resume_date.is_none()
+            && self.is_active(now)
     }
 }
 
@@ -156,6 +161,7 @@ struct Lifecycle {
     refunded_at: Option<UnixMillis>,
     expired_at: Option<UnixMillis>,
     extended_to: Option<UnixMillis>,
+    paused_until: Option<UnixMillis>,
 }
 
 fn fold_lifecycle(events: &[&LifecycleEvent], latest_purchase: UnixMillis) -> Lifecycle {
@@ -179,11 +185,19 @@ fn fold_lifecycle(events: &[&LifecycleEvent], latest_purchase: UnixMillis) -> Li
             LifecycleKind::Expired => state.expired_at = Some(event.occurred_at),
             LifecycleKind::Refunded => state.refunded_at = Some(event.occurred_at),
             LifecycleKind::RefundReversed => state.refunded_at = None,
+            LifecycleKind::Paused { resumes_at } => state.paused_until = Some(resumes_at),
             LifecycleKind::Extended { expires_at } => {
                 state.extended_to =
                     Some(state.extended_to.map_or(expires_at, |e| e.max(expires_at)));
             }
         }
+    }
+    // A renewal at (or after) the resume date ends a pause.
+    if state
+        .paused_until
+        .is_some_and(|resume| latest_purchase >= resume)
+    {
+        state.paused_until = None;
     }
     // A renewal bought after a billing issue settles it.
     if state
@@ -243,6 +257,7 @@ pub fn subscription_of(
         unsubscribe_detected_at: life.unsubscribed_at,
         billing_issues_detected_at: life.billing_issue_at,
         refunded_at: life.refunded_at,
+        auto_resume_date: life.paused_until,
         ownership: latest.ownership,
         store_transaction_id: latest.store_transaction_id.clone(),
         original_transaction_id: latest.original_transaction_id.clone(),
@@ -388,6 +403,7 @@ pub fn customer_state(
             unsubscribe_detected_at: None,
             billing_issues_detected_at: None,
             refunded_at: None,
+            auto_resume_date: None,
             ownership: Ownership::Purchased,
             store_transaction_id: grant.id.clone(),
             original_transaction_id: grant.id.clone(),

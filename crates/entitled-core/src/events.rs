@@ -36,6 +36,8 @@ pub enum EventType {
     Transfer,
     /// The store moved a period's end later.
     SubscriptionExtended,
+    /// A subscription will pause at the end of its period.
+    SubscriptionPaused,
 }
 
 impl EventType {
@@ -53,6 +55,7 @@ impl EventType {
             EventType::RefundReversed => "REFUND_REVERSED",
             EventType::Transfer => "TRANSFER",
             EventType::SubscriptionExtended => "SUBSCRIPTION_EXTENDED",
+            EventType::SubscriptionPaused => "SUBSCRIPTION_PAUSED",
         }
     }
 }
@@ -86,8 +89,10 @@ pub struct CustomerEvent {
     pub price: Option<Money>,
     /// For CANCELLATION: `UNSUBSCRIBE` or `CUSTOMER_SUPPORT` (a refund).
     pub cancel_reason: Option<&'static str>,
-    /// For EXPIRATION: `UNSUBSCRIBE`, `BILLING_ERROR` or `CUSTOMER_SUPPORT`.
+    /// For EXPIRATION: `UNSUBSCRIBE`, `BILLING_ERROR`, `SUBSCRIPTION_PAUSED` or `CUSTOMER_SUPPORT`.
     pub expiration_reason: Option<&'static str>,
+    /// For SUBSCRIPTION_PAUSED: when it renews again.
+    pub auto_resume_at: Option<UnixMillis>,
 }
 
 /// A UUID-shaped id from the parts that identify an event's cause.
@@ -129,6 +134,7 @@ fn from_transaction(
         price: t.price.clone(),
         cancel_reason: None,
         expiration_reason: None,
+        auto_resume_at: None,
     }
 }
 
@@ -180,11 +186,14 @@ pub fn event_for_lifecycle(
         LifecycleKind::RefundReversed => (EventType::RefundReversed, None, None),
         LifecycleKind::Expired => (EventType::Expiration, None, Some("CUSTOMER_SUPPORT")),
         LifecycleKind::Extended { .. } => (EventType::SubscriptionExtended, None, None),
+        LifecycleKind::Paused { .. } => (EventType::SubscriptionPaused, None, None),
         LifecycleKind::Recovered => return None,
     };
     let mut derived = from_transaction(event_type, latest, event.occurred_at, &event.id);
-    if let LifecycleKind::Extended { expires_at } = event.kind {
-        derived.expiration_at = Some(expires_at);
+    match event.kind {
+        LifecycleKind::Extended { expires_at } => derived.expiration_at = Some(expires_at),
+        LifecycleKind::Paused { resumes_at } => derived.auto_resume_at = Some(resumes_at),
+        _ => {}
     }
     derived.cancel_reason = cancel_reason;
     derived.expiration_reason = expiration_reason;
@@ -256,6 +265,7 @@ fn promotional(
         price: None,
         cancel_reason: None,
         expiration_reason: None,
+        auto_resume_at: None,
     }
 }
 
@@ -314,6 +324,12 @@ pub fn expirations_due(
                 && matches!(e.kind, LifecycleKind::BillingIssue { .. })
                 && e.occurred_at >= last.purchased_at
         });
+        let paused = events.iter().any(|e| {
+            e.store == store
+                && e.original_transaction_id == original
+                && matches!(e.kind, LifecycleKind::Paused { resumes_at } if resumes_at > ends)
+                && e.occurred_at <= ends
+        });
         let mut event = from_transaction(
             EventType::Expiration,
             last,
@@ -322,6 +338,8 @@ pub fn expirations_due(
         );
         event.expiration_reason = Some(if billing_trouble {
             "BILLING_ERROR"
+        } else if paused {
+            "SUBSCRIPTION_PAUSED"
         } else {
             "UNSUBSCRIBE"
         });

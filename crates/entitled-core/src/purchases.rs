@@ -184,6 +184,12 @@ pub enum LifecycleKind {
     Refunded,
     /// A refund was reversed: the purchase counts again.
     RefundReversed,
+    /// The subscription pauses at the end of the current period and resumes (renews) at
+    /// `resumes_at` (Google Play's pause).
+    Paused {
+        /// When it renews again.
+        resumes_at: UnixMillis,
+    },
     /// The store moved the end of the current period later (a renewal-date extension).
     Extended {
         /// The new end of the period.

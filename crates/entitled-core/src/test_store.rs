@@ -86,15 +86,18 @@ pub fn renewals_due(
         let stopped = state.unsubscribe_detected_at.is_some()
             || state.refunded_at.is_some()
             || state.billing_issues_detected_at.is_some();
+        // A paused subscription renews at its resume date, not at its period end.
+        let resume = state.auto_resume_date;
         let Some(latest) = group
             .iter()
             .max_by_key(|t| (t.purchased_at, t.expires_at, t.store_transaction_id.clone()))
         else {
             continue;
         };
-        let (Some(mut period_end), Some(period)) =
-            (state.expires_date, periods.get(&latest.product_id))
-        else {
+        let (Some(mut period_end), Some(period)) = (
+            state.expires_date.map(|e| resume.map_or(e, |r| r.max(e))),
+            periods.get(&latest.product_id),
+        ) else {
             continue;
         };
         let ended_early = group_events
@@ -213,6 +216,39 @@ mod tests {
             renewals_due(&all[..1], &[], &periods(), at(2026, 2, 9), &mut next).is_empty(),
             "nothing early"
         );
+    }
+
+    #[test]
+    fn a_paused_subscription_renews_at_its_resume_date() {
+        let first = purchase("t1", at(2026, 1, 10), at(2026, 2, 10));
+        let pause = LifecycleEvent {
+            id: "p".into(),
+            store: Store::TestStore,
+            original_transaction_id: "t1".into(),
+            kind: crate::purchases::LifecycleKind::Paused {
+                resumes_at: at(2026, 3, 10),
+            },
+            occurred_at: at(2026, 1, 20),
+        };
+        let events = [pause];
+        let paused = renewals_due(
+            std::slice::from_ref(&first),
+            &events,
+            &periods(),
+            at(2026, 3, 1),
+            || "x".into(),
+        );
+        assert!(paused.is_empty(), "no renewal during the pause");
+        let resumed = renewals_due(
+            std::slice::from_ref(&first),
+            &events,
+            &periods(),
+            at(2026, 3, 11),
+            || "x".into(),
+        );
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].purchased_at, at(2026, 3, 10));
+        assert_eq!(resumed[0].expires_at, Some(at(2026, 4, 10)));
     }
 
     #[test]

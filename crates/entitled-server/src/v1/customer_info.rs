@@ -56,7 +56,7 @@ fn subscription(s: &SubscriptionState) -> Value {
         "unsubscribe_detected_at": optional_date(s.unsubscribe_detected_at),
         "billing_issues_detected_at": optional_date(s.billing_issues_detected_at),
         "refunded_at": optional_date(s.refunded_at),
-        "auto_resume_date": Value::Null,
+        "auto_resume_date": optional_date(s.auto_resume_date),
         "ownership_type": s.ownership.as_str(),
         "store_transaction_id": s.store_transaction_id,
         "product_plan_identifier": s.product_plan_id,

@@ -34,8 +34,8 @@ const MAX_ADVANCE_MS: i64 = 10 * 366 * 86_400_000;
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
     /// `renew`, `cancel`, `uncancel`, `billing_issue`, `recover`, `expire`, `refund`,
-    /// `extend` (the period ends one period later, as a store's renewal-date extension) or
-    /// `reverse_refund`.
+    /// `extend` (the period ends one period later, as a store's renewal-date extension),
+    /// `pause` (no renewal for one period, as Play's pause) or `reverse_refund`.
     pub action: String,
 }
 
@@ -269,6 +269,24 @@ pub async fn act(
                 add_period(ends, period).ok_or_else(|| ApiError::internal("invalid period"))?;
             pending.push(event(LifecycleKind::Extended { expires_at }));
         }
+        "pause" => {
+            let current = needs_subscription()?;
+            let Some(ends) = current.expires_date.filter(|_| active) else {
+                return Err(forbidden("Only an active subscription can be paused"));
+            };
+            if current.unsubscribe_detected_at.is_some() || current.auto_resume_date.is_some() {
+                return Err(forbidden(
+                    "Only a renewing, unpaused subscription can be paused",
+                ));
+            }
+            let product_periods = periods(&state, &project_id).await?;
+            let period = product_periods
+                .get(&found.product_id)
+                .map_or(DEFAULT_TEST_PERIOD, String::as_str);
+            let resumes_at =
+                add_period(ends, period).ok_or_else(|| ApiError::internal("invalid period"))?;
+            pending.push(event(LifecycleKind::Paused { resumes_at }));
+        }
         "reverse_refund" => {
             if !refunded {
                 return Err(forbidden(
@@ -281,7 +299,7 @@ pub async fn act(
             return Err(ApiError::parameter(
                 "action",
                 format!(
-                    "{other:?} is not an action: renew, cancel, uncancel, billing_issue, recover, expire, refund, extend, reverse_refund"
+                    "{other:?} is not an action: renew, cancel, uncancel, billing_issue, recover, expire, refund, extend, pause, reverse_refund"
                 ),
             ));
         }

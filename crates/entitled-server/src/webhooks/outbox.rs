@@ -87,6 +87,9 @@ pub fn outbox_event(
         "cancel_reason": event.cancel_reason,
         "expiration_reason": event.expiration_reason,
     });
+    if let (Some(resume), Some(object)) = (event.auto_resume_at, body.as_object_mut()) {
+        object.insert("auto_resume_at_ms".to_string(), json!(resume.0));
+    }
     if let (Some(Value::Object(fields)), Some(object)) = (extra, body.as_object_mut()) {
         for (key, value) in fields {
             object.insert(key.clone(), value.clone());

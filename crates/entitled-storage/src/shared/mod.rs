@@ -594,6 +594,7 @@ pub(crate) fn lifecycle_kind_to_stored(
         LifecycleKind::Refunded => ("refunded", None),
         LifecycleKind::RefundReversed => ("refund_reversed", None),
         LifecycleKind::Extended { expires_at } => ("extended", Some(expires_at.0)),
+        LifecycleKind::Paused { resumes_at } => ("paused", Some(resumes_at.0)),
     }
 }
 
@@ -614,6 +615,11 @@ pub(crate) fn lifecycle_event_from_row<R: RowExt>(
         "expired" => LifecycleKind::Expired,
         "refunded" => LifecycleKind::Refunded,
         "refund_reversed" => LifecycleKind::RefundReversed,
+        "paused" => LifecycleKind::Paused {
+            resumes_at: UnixMillis(row.opt_int("until_at")?.ok_or_else(|| {
+                StorageError::Internal("stored pause has no resume date".to_string())
+            })?),
+        },
         "extended" => LifecycleKind::Extended {
             expires_at: UnixMillis(row.opt_int("until_at")?.ok_or_else(|| {
                 StorageError::Internal("stored extension has no new expiry".to_string())

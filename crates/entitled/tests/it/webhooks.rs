@@ -658,3 +658,66 @@ async fn extensions_and_refund_reversals_are_events() {
     );
     assert_eq!(seen[2].1["event"]["cancel_reason"], "CUSTOMER_SUPPORT");
 }
+
+#[tokio::test]
+async fn a_pause_is_an_event_then_the_subscription_expires_and_resumes() {
+    let server = TestServer::start_with(Db::Sqlite, FAST)
+        .await
+        .expect("sqlite");
+    let (url, receiver) = start_receiver(vec![], false).await;
+    integration(&server, &url).await;
+    crate::sdk::catalog(&server).await;
+    send(
+        server
+            .with_key(Method::POST, "/v1/receipts", &server.public_key)
+            .json(&json!({
+        "app_user_id": "bea", "fetch_token": "tok_p", "product_id": "pro_monthly"})),
+    )
+    .await;
+    let act = |action: &str| {
+        server
+            .secret(
+                Method::POST,
+                &server.project_path("/test_store/transactions/tok_p/actions"),
+            )
+            .json(&json!({"action": action}))
+    };
+    let (status, _, paused) = send(act("pause")).await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["will_renew"], false);
+    assert_eq!(send(act("pause")).await.0, 422, "already paused");
+    let (_, _, info) =
+        send(server.with_key(Method::GET, "/v1/subscribers/bea", &server.public_key)).await;
+    assert!(
+        info["subscriber"]["subscriptions"]["pro_monthly"]["auto_resume_date"].is_string(),
+        "{info}"
+    );
+    let advance = |days: i64| {
+        server
+            .secret(Method::POST, &server.project_path("/test_store/clock"))
+            .json(&json!({"advance_ms": days * 86_400_000}))
+    };
+    let (_, _, clock) = send(advance(40)).await;
+    assert_eq!(clock["renewals"], 0, "paused: no renewal at the period end");
+    let (_, _, clock) = send(advance(30)).await;
+    assert_eq!(clock["renewals"], 1, "renewed at the resume date");
+    let seen = wait_for(&receiver, 4).await;
+    let types: Vec<&str> = seen
+        .iter()
+        .map(|(_, b)| b["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "INITIAL_PURCHASE",
+            "SUBSCRIPTION_PAUSED",
+            "EXPIRATION",
+            "RENEWAL"
+        ]
+    );
+    assert!(seen[1].1["event"]["auto_resume_at_ms"].is_i64());
+    assert_eq!(
+        seen[2].1["event"]["expiration_reason"],
+        "SUBSCRIPTION_PAUSED"
+    );
+}
