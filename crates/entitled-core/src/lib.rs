@@ -10,6 +10,7 @@ pub mod ids;
 pub mod keys;
 pub mod permissions;
 pub mod purchases;
+pub mod rate_limits;
 pub mod test_store;
 pub mod time;
 pub mod validation;

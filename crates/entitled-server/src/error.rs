@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Teapot,
     /// 422 `unprocessable_entity_error`.
     Unprocessable,
+    /// 429 `rate_limit_error`, retryable.
+    RateLimited,
     /// 500 `server_error`.
     Internal,
     /// 503 `server_error`, retryable: draining, storage unreachable, overload.
@@ -52,6 +54,7 @@ impl ErrorKind {
             ErrorKind::AlreadyExists => StatusCode::CONFLICT,
             ErrorKind::Teapot => StatusCode::IM_A_TEAPOT,
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -67,6 +70,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "resource_missing",
             ErrorKind::AlreadyExists => "resource_already_exists",
             ErrorKind::Unprocessable => "unprocessable_entity_error",
+            ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Internal | ErrorKind::Unavailable => "server_error",
         }
     }
@@ -78,13 +82,15 @@ impl ErrorKind {
         match self {
             ErrorKind::Authentication | ErrorKind::Authorization => 7225,
             ErrorKind::Internal | ErrorKind::Unavailable => 7110,
+            // purchases-js's BackendTooManyRequests.
+            ErrorKind::RateLimited => 7114,
             _ => 7226,
         }
     }
 
     /// Whether retrying the same request later may succeed.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorKind::Unavailable)
+        matches!(self, ErrorKind::Unavailable | ErrorKind::RateLimited)
     }
 }
 
@@ -297,13 +303,14 @@ mod tests {
             (ErrorKind::AlreadyExists, 409, "resource_already_exists"),
             (ErrorKind::Teapot, 418, "invalid_request"),
             (ErrorKind::Unprocessable, 422, "unprocessable_entity_error"),
+            (ErrorKind::RateLimited, 429, "rate_limit_error"),
             (ErrorKind::Internal, 500, "server_error"),
             (ErrorKind::Unavailable, 503, "server_error"),
         ];
         for (kind, status, v2_type) in table {
             assert_eq!(kind.status().as_u16(), status, "{kind:?}");
             assert_eq!(kind.v2_type(), v2_type, "{kind:?}");
-            assert_eq!(kind.retryable(), status == 503, "{kind:?}");
+            assert_eq!(kind.retryable(), status == 503 || status == 429, "{kind:?}");
         }
     }
 

@@ -12,6 +12,7 @@ mod logging;
 mod meta;
 pub mod openapi;
 mod pagination;
+pub mod rate_limit;
 pub mod subscribers;
 pub mod v1;
 pub mod v2;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub sealer: Option<Arc<credentials::Sealer>>,
     /// Exchange rates for the USD amounts of webhooks and revenue.
     pub usd_rates: Arc<entitled_core::purchases::UsdRates>,
+    /// Per-key, per-domain request limits.
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 impl AppState {
@@ -99,6 +102,10 @@ fn with_contract_layers(routes: Router<AppState>, state: AppState, config: &Http
         .method_not_allowed_fallback(meta::route_not_found)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(CatchPanicLayer::custom(meta::panic_to_error))
+        .layer(middleware::from_fn_with_state(
+            state.rate_limiter.clone(),
+            rate_limit::limit,
+        ))
         .layer(middleware::from_fn(logging::log_request))
         .layer(middleware::from_fn_with_state(
             state.drain.clone(),
@@ -135,12 +142,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let storage = entitled_storage::open(&url).await.unwrap();
+        let storage_for_limits = storage.clone();
         let state = AppState {
             storage,
             clock: system_clock(),
             drain: Arc::new(Drain::new()),
             sealer: None,
             usd_rates: Arc::default(),
+            rate_limiter: Arc::new(rate_limit::RateLimiter::new(
+                entitled_core::rate_limits::RateLimits::default(),
+                storage_for_limits,
+                system_clock(),
+            )),
         };
         let (routes, _) = OpenApiRouter::new()
             .routes(routes!(explode))

@@ -70,12 +70,24 @@ pub struct BootstrapSeed {
 
 /// Everything entitled persists.
 pub trait Storage:
-    ProjectStore + CatalogStore + CustomerStore + PurchaseStore + WebhookStore + AuditStore
+    ProjectStore
+    + CatalogStore
+    + CustomerStore
+    + PurchaseStore
+    + WebhookStore
+    + RateLimitStore
+    + AuditStore
 {
 }
 
 impl<T> Storage for T where
-    T: ProjectStore + CatalogStore + CustomerStore + PurchaseStore + WebhookStore + AuditStore
+    T: ProjectStore
+        + CatalogStore
+        + CustomerStore
+        + PurchaseStore
+        + WebhookStore
+        + RateLimitStore
+        + AuditStore
 {
 }
 
@@ -690,6 +702,19 @@ pub trait WebhookStore: Send + Sync + 'static {
         integration_id: &str,
         page: &PageRequest,
     ) -> Result<Page<DeliveryRecord>, StorageError>;
+}
+
+/// Request counters for rate limits shared by several nodes.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + 'static {
+    /// Counts one request in `bucket`'s window starting at `window_start`; returns the
+    /// window's count including it. Windows older than `expired_before` may be dropped.
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window_start: i64,
+        expired_before: i64,
+    ) -> Result<u64, StorageError>;
 }
 
 /// The audit log of configuration changes.

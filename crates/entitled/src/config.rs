@@ -38,6 +38,9 @@ pub struct Config {
     pub webhook_poll_ms: u64,
     /// Exchange rates into USD, `EUR=1.08,GBP=1.27` (`ENTITLED_USD_RATES`).
     pub usd_rates: String,
+    /// Rate limits per key and domain over RevenueCat's defaults, e.g.
+    /// `project_configuration=120/60s,sdk=1000/1s` (`ENTITLED_RATE_LIMITS`).
+    pub rate_limits: String,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             webhook_retry_schedule: "5m,10m,20m,40m,80m".to_string(),
             webhook_poll_ms: 1000,
             usd_rates: String::new(),
+            rate_limits: String::new(),
         }
     }
 }
@@ -98,6 +102,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_retry_schedule", &self.webhook_retry_schedule)
             .field("webhook_poll_ms", &self.webhook_poll_ms)
             .field("usd_rates", &self.usd_rates)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }
@@ -123,6 +128,8 @@ pub struct FlagOverrides {
     pub webhook_poll_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usd_rates: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<String>,
 }
 
 /// Loads the configuration from its four layers.
@@ -154,6 +161,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "webhook_retry_schedule",
             "webhook_poll_ms",
             "usd_rates",
+            "rate_limits",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()

@@ -60,6 +60,10 @@ enum Command {
         /// [env: ENTITLED_USD_RATES]
         #[arg(long)]
         usd_rates: Option<String>,
+        /// Rate limits per key and domain, e.g. project_configuration=120/60s,sdk=1000/1s
+        /// (defaults: RevenueCat's; sdk unlimited) [env: ENTITLED_RATE_LIMITS]
+        #[arg(long)]
+        rate_limits: Option<String>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -89,8 +93,10 @@ fn main() -> ExitCode {
         webhook_retry_schedule,
         webhook_poll_ms,
         usd_rates,
+        rate_limits,
     } = &cli.command
     {
+        flags.rate_limits = rate_limits.clone();
         flags.usd_rates = usd_rates.clone();
         flags.webhook_deadline_secs = *webhook_deadline_secs;
         flags.webhook_retry_schedule = webhook_retry_schedule.clone();

@@ -87,12 +87,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let worker = worker::spawn(storage.clone(), clock.clone(), worker_config);
     let usd_rates = entitled_core::purchases::UsdRates::parse(&config.usd_rates)
         .map_err(|e| anyhow::anyhow!("ENTITLED_USD_RATES: {e}"))?;
+    let limits = entitled_core::rate_limits::RateLimits::parse(&config.rate_limits)
+        .map_err(|e| anyhow::anyhow!("ENTITLED_RATE_LIMITS: {e}"))?;
+    let rate_limiter = Arc::new(entitled_server::rate_limit::RateLimiter::new(
+        limits,
+        storage.clone(),
+        clock.clone(),
+    ));
     let state = AppState {
         storage,
         clock,
         drain: drain.clone(),
         sealer,
         usd_rates: Arc::new(usd_rates),
+        rate_limiter,
     };
     let http = HttpConfig {
         body_limit_bytes: config.body_limit_bytes,

@@ -17,6 +17,36 @@ macro_rules! impl_audit_store {
             }
         }
 
+        #[async_trait::async_trait]
+        impl $crate::RateLimitStore for $storage {
+            async fn count_request(
+                &self,
+                bucket: &str,
+                window_start: i64,
+                expired_before: i64,
+            ) -> Result<u64, $crate::StorageError> {
+                let row = sqlx::query(
+                    "INSERT INTO rate_limit_windows (bucket, window_start, count) VALUES ($1, $2, 1) \
+                     ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limit_windows.count + 1 \
+                     RETURNING count",
+                )
+                .bind(bucket)
+                .bind(window_start)
+                .fetch_one(&self.pool)
+                .await?;
+                let count = $crate::shared::RowExt::int(&row, "count")?;
+                if count == 1 {
+                    // The first request of a window sweeps windows long over.
+                    sqlx::query("DELETE FROM rate_limit_windows WHERE bucket = $1 AND window_start < $2")
+                        .bind(bucket)
+                        .bind(expired_before)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+        }
+
         async fn insert_audit(
             tx: &mut sqlx::Transaction<'_, Db>,
             entry: &entitled_core::AuditEntry,

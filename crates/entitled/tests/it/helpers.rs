@@ -97,6 +97,12 @@ impl TestServer {
             .args(extra)
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "info")
+            // Suites make thousands of requests: lift RevenueCat's per-minute defaults
+            // (a test's own --rate-limits flag still wins over this).
+            .env(
+                "ENTITLED_RATE_LIMITS",
+                "customer_information=1000000/1s,project_configuration=1000000/1s,charts_metrics=1000000/1s",
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
             .kill_on_drop(true)

@@ -13,6 +13,7 @@ mod customers;
 mod errors;
 mod lifecycle;
 mod openapi;
+mod rate_limits;
 mod resources;
 mod sdk;
 mod sdk_js;

@@ -1,0 +1,7 @@
+-- Request counts per key, domain and fixed window, shared by every node (PostgreSQL).
+CREATE TABLE rate_limit_windows (
+    bucket       TEXT    NOT NULL,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    PRIMARY KEY (bucket, window_start)
+);

@@ -1,0 +1,85 @@
+//! 429 for real: per key and domain, with RevenueCat's headers, on one node and across two
+//! nodes sharing PostgreSQL.
+
+use reqwest::Method;
+
+use crate::helpers::{Db, TestDb, TestServer, assert_v2_error, send};
+
+#[tokio::test]
+async fn a_key_over_its_domain_rate_gets_429_with_backoff() {
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        &["--rate-limits", "project_configuration=3/1h,sdk=2/1h"],
+    )
+    .await
+    .expect("sqlite");
+    let apps = server.project_path("/apps");
+    for expected_usage in 1..=3 {
+        let (status, headers, _) = send(server.secret(Method::GET, &apps)).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            headers["revenuecat-rate-limit-current-usage"],
+            expected_usage.to_string().as_str()
+        );
+        assert_eq!(headers["revenuecat-rate-limit-current-limit"], "3");
+    }
+    let (status, headers, body) = send(server.secret(Method::GET, &apps)).await;
+    assert_v2_error(status, &body, 429, "rate_limit_error");
+    assert_eq!(body["retryable"], true);
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1 && retry_after <= 3600);
+    assert_eq!(body["backoff_ms"].as_u64(), Some(retry_after * 1000));
+    crate::conformance::assert_conforms("GET", "/projects/{project_id}/apps", 429, &body);
+    // Another domain and another key are counted apart.
+    let (status, headers, _) =
+        send(server.secret(Method::GET, &server.project_path("/customers"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["revenuecat-rate-limit-current-usage"], "1");
+    // v1 answers in its own dialect.
+    let user = "/v1/subscribers/rl_user";
+    assert_eq!(
+        send(server.with_key(Method::GET, user, &server.public_key))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        send(server.with_key(Method::GET, user, &server.public_key))
+            .await
+            .0,
+        200
+    );
+    let (status, headers, body) =
+        send(server.with_key(Method::GET, user, &server.public_key)).await;
+    assert_eq!((status, body["code"].as_i64()), (429, Some(7114)), "{body}");
+    assert!(headers.contains_key("retry-after"));
+    // Unlimited paths stay unlimited.
+    for _ in 0..5 {
+        assert_eq!(send(server.request(Method::GET, "/v1/health")).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_postgresql_share_the_rate() {
+    let Some(db) = TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let limits = ["--rate-limits", "project_configuration=10/1h"];
+    let one = TestServer::start_on(&db.url, &limits).await;
+    let two = TestServer::start_on(&db.url, &limits).await;
+    let path = one.project_path("/apps");
+    let mut allowed = 0;
+    for i in 0..30 {
+        let node = if i % 2 == 0 { &one } else { &two };
+        let (status, _, _) = send(node.with_key(Method::GET, &path, &one.secret_key)).await;
+        match status {
+            200 => allowed += 1,
+            429 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        allowed, 10,
+        "the two nodes together allow the configured rate"
+    );
+}
