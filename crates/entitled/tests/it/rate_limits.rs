@@ -27,7 +27,7 @@ async fn a_key_over_its_domain_rate_gets_429_with_backoff() {
     assert_v2_error(status, &body, 429, "rate_limit_error");
     assert_eq!(body["retryable"], true);
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry_after >= 1 && retry_after <= 3600);
+    assert!((1..=3600).contains(&retry_after));
     assert_eq!(body["backoff_ms"].as_u64(), Some(retry_after * 1000));
     crate::conformance::assert_conforms("GET", "/projects/{project_id}/apps", 429, &body);
     // Another domain and another key are counted apart.
