@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Teapot,
     /// 422 `unprocessable_entity_error`.
     Unprocessable,
+    /// 423 `resource_locked_error`, retryable: another request is changing the customer.
+    Locked,
     /// 429 `rate_limit_error`, retryable.
     RateLimited,
     /// 500 `server_error`.
@@ -54,6 +56,7 @@ impl ErrorKind {
             ErrorKind::AlreadyExists => StatusCode::CONFLICT,
             ErrorKind::Teapot => StatusCode::IM_A_TEAPOT,
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Locked => StatusCode::LOCKED,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -70,6 +73,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "resource_missing",
             ErrorKind::AlreadyExists => "resource_already_exists",
             ErrorKind::Unprocessable => "unprocessable_entity_error",
+            ErrorKind::Locked => "resource_locked_error",
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Internal | ErrorKind::Unavailable => "server_error",
         }
@@ -84,13 +88,18 @@ impl ErrorKind {
             ErrorKind::Internal | ErrorKind::Unavailable => 7110,
             // purchases-js's BackendTooManyRequests.
             ErrorKind::RateLimited => 7114,
+            // The SDKs' "request already in progress".
+            ErrorKind::Locked => 7638,
             _ => 7226,
         }
     }
 
     /// Whether retrying the same request later may succeed.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorKind::Unavailable | ErrorKind::RateLimited)
+        matches!(
+            self,
+            ErrorKind::Unavailable | ErrorKind::RateLimited | ErrorKind::Locked
+        )
     }
 }
 
@@ -304,13 +313,18 @@ mod tests {
             (ErrorKind::Teapot, 418, "invalid_request"),
             (ErrorKind::Unprocessable, 422, "unprocessable_entity_error"),
             (ErrorKind::RateLimited, 429, "rate_limit_error"),
+            (ErrorKind::Locked, 423, "resource_locked_error"),
             (ErrorKind::Internal, 500, "server_error"),
             (ErrorKind::Unavailable, 503, "server_error"),
         ];
         for (kind, status, v2_type) in table {
             assert_eq!(kind.status().as_u16(), status, "{kind:?}");
             assert_eq!(kind.v2_type(), v2_type, "{kind:?}");
-            assert_eq!(kind.retryable(), status == 503 || status == 429, "{kind:?}");
+            assert_eq!(
+                kind.retryable(),
+                [423, 429, 503].contains(&status),
+                "{kind:?}"
+            );
         }
     }
 

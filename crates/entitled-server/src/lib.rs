@@ -77,6 +77,8 @@ pub struct AppState {
     pub usd_rates: Arc<entitled_core::purchases::UsdRates>,
     /// Per-key, per-domain request limits.
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// How long a change waits for a customer's lock before answering 423.
+    pub lock_wait: Duration,
 }
 
 impl AppState {
@@ -154,6 +156,7 @@ mod tests {
                 storage_for_limits,
                 system_clock(),
             )),
+            lock_wait: Duration::ZERO,
         };
         let (routes, _) = OpenApiRouter::new()
             .routes(routes!(explode))

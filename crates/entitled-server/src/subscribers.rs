@@ -3,10 +3,10 @@
 
 use entitled_core::engine::{CustomerState, customer_state};
 use entitled_core::{Customer, IdKind, UnixMillis, new_id};
-use entitled_storage::StorageError;
+use entitled_storage::{CustomerLock, StorageError};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 
 /// Longest app user id accepted.
 pub const MAX_APP_USER_ID_CHARS: usize = 1500;
@@ -75,6 +75,33 @@ pub async fn find_or_create(
             .ok_or_else(|| ApiError::internal("customer vanished after a conflicting create")),
         Err(other) => Err(other.into()),
     }
+}
+
+/// Takes the locks of these customers (sorted, so two requests never wait on each other
+/// crosswise) for as long as the returned guards live; 423 when another request holds one.
+pub async fn lock_customers(
+    state: &AppState,
+    keys: &[&str],
+) -> Result<Vec<CustomerLock>, ApiError> {
+    let mut sorted: Vec<&str> = keys.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let locks = state.storage.customer_locks();
+    let mut held = Vec::with_capacity(sorted.len());
+    for key in sorted {
+        match locks.try_lock(key, state.lock_wait).await? {
+            Some(lock) => held.push(lock),
+            None => {
+                let mut err = ApiError::new(
+                    ErrorKind::Locked,
+                    "Another request is changing this customer; retry shortly",
+                );
+                err.retry_after_secs = Some(1);
+                return Err(err);
+            }
+        }
+    }
+    Ok(held)
 }
 
 /// A customer's subscriptions, purchases and entitlements at `now`.

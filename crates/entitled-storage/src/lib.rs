@@ -9,6 +9,7 @@
 //! entry it is given in that same transaction.
 
 mod error;
+mod locks;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -25,6 +26,7 @@ use entitled_core::{
 };
 
 pub use error::StorageError;
+pub use locks::{CustomerLock, CustomerLocks};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
@@ -96,6 +98,8 @@ impl<T> Storage for T where
 pub trait ProjectStore: Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
+    /// The per-customer locks that fit this backend.
+    fn customer_locks(&self) -> CustomerLocks;
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StorageError>;
     /// Checks that the database answers (readiness).

@@ -42,6 +42,10 @@ impl PostgresStorage {
         Ok(())
     }
 
+    fn locks(&self) -> crate::CustomerLocks {
+        crate::CustomerLocks::Postgres(self.pool.clone())
+    }
+
     /// A transaction that will write.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, StorageError> {
         Ok(self.pool.begin().await?)

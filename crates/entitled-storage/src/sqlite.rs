@@ -20,6 +20,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    locks: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl SqliteStorage {
@@ -38,12 +39,19 @@ impl SqliteStorage {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            locks: Default::default(),
+        })
     }
 
     async fn run_migrations(&self) -> Result<(), StorageError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    fn locks(&self) -> crate::CustomerLocks {
+        crate::CustomerLocks::Local(self.locks.clone())
     }
 
     /// A transaction that will write.

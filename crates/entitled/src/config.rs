@@ -41,6 +41,9 @@ pub struct Config {
     /// Rate limits per key and domain over RevenueCat's defaults, e.g.
     /// `project_configuration=120/60s,sdk=1000/1s` (`ENTITLED_RATE_LIMITS`).
     pub rate_limits: String,
+    /// How long a change waits for a busy customer before answering 423, in ms
+    /// (`ENTITLED_CUSTOMER_LOCK_WAIT_MS`; 0 fails fast, as RevenueCat does).
+    pub customer_lock_wait_ms: u64,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             webhook_poll_ms: 1000,
             usd_rates: String::new(),
             rate_limits: String::new(),
+            customer_lock_wait_ms: 0,
         }
     }
 }
@@ -103,6 +107,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_poll_ms", &self.webhook_poll_ms)
             .field("usd_rates", &self.usd_rates)
             .field("rate_limits", &self.rate_limits)
+            .field("customer_lock_wait_ms", &self.customer_lock_wait_ms)
             .finish()
     }
 }
@@ -130,6 +135,8 @@ pub struct FlagOverrides {
     pub usd_rates: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_lock_wait_ms: Option<u64>,
 }
 
 /// Loads the configuration from its four layers.
@@ -162,6 +169,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "webhook_poll_ms",
             "usd_rates",
             "rate_limits",
+            "customer_lock_wait_ms",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()

@@ -64,6 +64,10 @@ enum Command {
         /// (defaults: RevenueCat's; sdk unlimited) [env: ENTITLED_RATE_LIMITS]
         #[arg(long)]
         rate_limits: Option<String>,
+        /// How long a change waits for a busy customer before 423, in ms (default 0)
+        /// [env: ENTITLED_CUSTOMER_LOCK_WAIT_MS]
+        #[arg(long)]
+        customer_lock_wait_ms: Option<u64>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -94,8 +98,10 @@ fn main() -> ExitCode {
         webhook_poll_ms,
         usd_rates,
         rate_limits,
+        customer_lock_wait_ms,
     } = &cli.command
     {
+        flags.customer_lock_wait_ms = *customer_lock_wait_ms;
         flags.rate_limits = rate_limits.clone();
         flags.usd_rates = usd_rates.clone();
         flags.webhook_deadline_secs = *webhook_deadline_secs;

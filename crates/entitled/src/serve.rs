@@ -101,6 +101,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         sealer,
         usd_rates: Arc::new(usd_rates),
         rate_limiter,
+        lock_wait: Duration::from_millis(config.customer_lock_wait_ms),
     };
     let http = HttpConfig {
         body_limit_bytes: config.body_limit_bytes,

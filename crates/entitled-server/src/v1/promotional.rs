@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
 use crate::pagination::MAX_LIMIT;
-use crate::subscribers::{check_app_user_id, find_or_create, project_now};
+use crate::subscribers::{check_app_user_id, find_or_create, lock_customers, project_now};
 use crate::v1::respond::customer_info;
 use crate::v1::subscribers::existing;
 use crate::webhooks::emit;
@@ -122,6 +122,7 @@ pub async fn grant(
         }
     };
     let (customer, _) = find_or_create(&state, &project_id, &app_user_id, state.now()).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     let grant = PromotionalGrant {
         id: new_id(IdKind::Grant),
         customer_key: customer.key.clone(),
@@ -165,6 +166,7 @@ pub async fn revoke(
     let project_id = caller.project_id().to_string();
     let entitlement = entitlement_by_key(&state, &project_id, &entitlement_key).await?;
     let customer = existing(&state, &project_id, &app_user_id).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     let now = project_now(&state, &project_id).await?;
     state
         .storage

@@ -17,7 +17,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
 use crate::pagination::MAX_LIMIT;
-use crate::subscribers::{check_app_user_id, find_or_create, project_now};
+use crate::subscribers::{check_app_user_id, find_or_create, lock_customers, project_now};
 use crate::v1::respond::{customer_info, touch};
 use crate::webhooks::emit;
 use entitled_core::events::{event_for_transaction, event_for_transfer};
@@ -162,6 +162,7 @@ pub async fn post_receipt(
     let price = price_micros(body.price.as_ref(), body.currency.as_deref())?;
     let now = project_now(&state, &project_id).await?;
     let (customer, _) = find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     touch(&state, &customer, &headers).await?;
 
     let is_subscription = matches!(

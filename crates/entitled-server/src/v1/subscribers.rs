@@ -13,7 +13,9 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
-use crate::subscribers::{check_app_user_id, find_or_create, is_anonymous, project_now};
+use crate::subscribers::{
+    check_app_user_id, find_or_create, is_anonymous, lock_customers, project_now,
+};
 use crate::v1::respond::{customer_info, touch};
 
 /// RevenueCat's code for invalid subscriber attributes.
@@ -100,6 +102,13 @@ pub async fn identify(
         .storage
         .find_customer(&project_id, &body.new_app_user_id)
         .await?;
+    let keys: Vec<String> = current
+        .iter()
+        .chain(target.iter())
+        .map(|c| c.key.clone())
+        .collect();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let _locks = lock_customers(&state, &key_refs).await?;
     let (customer, created) = match (current, target) {
         (Some(current), Some(target)) => {
             if current.key != target.key
@@ -180,6 +189,7 @@ pub async fn set_attributes(
     check_app_user_id(&app_user_id, "app_user_id")?;
     let project_id = caller.project_id();
     let (customer, _) = find_or_create(&state, project_id, &app_user_id, state.now()).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     let mut valid = Vec::new();
     let mut errors = Vec::new();
     for (name, raw) in body.attributes {
@@ -240,6 +250,7 @@ pub async fn delete_subscriber(
 ) -> Result<Json<Value>, ApiError> {
     caller.require_secret()?;
     let customer = existing(&state, caller.project_id(), &app_user_id).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     if !state.storage.delete_customer(&customer.key).await? {
         return Err(ApiError::new(ErrorKind::NotFound, "Subscriber not found"));
     }

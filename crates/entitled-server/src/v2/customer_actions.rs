@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, present_or_null};
+use crate::subscribers::lock_customers;
 use crate::v2::customers::{CUSTOMERS, CustomerView, render, resolve};
 use crate::webhooks::emit;
 
@@ -86,6 +87,7 @@ pub async fn grant_entitlement(
         ));
     }
     let customer = resolve(&state, &project_id, &customer_id).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     let entitlement = state
         .storage
         .get_entitlement(&project_id, &body.entitlement_id)
@@ -125,6 +127,7 @@ pub async fn revoke_granted_entitlement(
 ) -> Result<Json<CustomerView>, ApiError> {
     caller.authorize(&project_id, Scope::read_write(CUSTOMERS))?;
     let customer = resolve(&state, &project_id, &customer_id).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     let now = state.now();
     let lookup_key = state
         .storage
@@ -177,6 +180,7 @@ pub async fn assign_offering(
         )
     })?;
     let customer = resolve(&state, &project_id, &customer_id).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     state
         .storage
         .assign_offering(&project_id, &customer.key, offering_id.as_deref())
@@ -203,6 +207,7 @@ pub async fn transfer(
     caller.authorize(&project_id, Scope::read_write(CUSTOMERS))?;
     let source = resolve(&state, &project_id, &customer_id).await?;
     let target = resolve(&state, &project_id, &body.target_customer_id).await?;
+    let _locks = lock_customers(&state, &[&source.key, &target.key]).await?;
     if source.key == target.key {
         return Err(ApiError::parameter(
             "target_customer_id",

@@ -15,7 +15,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::expand::Expand;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::pagination::{ListBody, ListParams, MAX_LIMIT, page_request};
-use crate::subscribers::{project_now, state_of};
+use crate::subscribers::{lock_customers, project_now, state_of};
 use crate::v2::customer_history;
 
 pub(crate) const CUSTOMERS: &str = "customer_information:customers";
@@ -416,6 +416,7 @@ pub async fn delete_customer(
 ) -> Result<StatusCode, ApiError> {
     caller.authorize(&project_id, Scope::read_write(CUSTOMERS))?;
     let customer = resolve(&state, &project_id, &customer_id).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     if state.storage.delete_customer(&customer.key).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -507,6 +508,7 @@ pub async fn set_attributes(
     }
     let attributes = validated_attributes(body.attributes, "attributes")?;
     let customer = resolve(&state, &project_id, &customer_id).await?;
+    let _lock = lock_customers(&state, &[&customer.key]).await?;
     state
         .storage
         .set_attributes(&customer.key, &attributes, state.now())

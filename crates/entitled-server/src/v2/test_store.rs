@@ -20,7 +20,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::extract::ApiJson;
 use crate::pagination::MAX_LIMIT;
-use crate::subscribers::project_now;
+use crate::subscribers::{lock_customers, project_now};
 use crate::webhooks::emit;
 
 const PURCHASES: &str = "customer_information:purchases";
@@ -150,6 +150,7 @@ pub async fn act(
         .await?
         .ok_or_else(|| ApiError::not_found("Test store transaction"))?;
     let original = found.original_transaction_id.clone();
+    let _lock = lock_customers(&state, &[&found.customer_key]).await?;
     let now = project_now(&state, &project_id).await?;
     let (owned, owned_events) = purchase_facts(&state, &project_id, &original, now).await?;
     let group: Vec<&StoreTransaction> = owned.iter().collect();

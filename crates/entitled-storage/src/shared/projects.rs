@@ -9,6 +9,10 @@ macro_rules! impl_project_store {
                 Self::BACKEND
             }
 
+            fn customer_locks(&self) -> $crate::CustomerLocks {
+                self.locks()
+            }
+
             async fn migrate(&self) -> Result<(), $crate::StorageError> {
                 self.run_migrations().await
             }

@@ -12,6 +12,7 @@ mod conformance;
 mod customers;
 mod errors;
 mod lifecycle;
+mod locks;
 mod openapi;
 mod rate_limits;
 mod resources;
