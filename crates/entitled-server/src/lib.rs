@@ -13,6 +13,7 @@ mod meta;
 pub mod openapi;
 mod pagination;
 pub mod rate_limit;
+pub mod shed;
 pub mod subscribers;
 pub mod v1;
 pub mod v2;
@@ -79,6 +80,8 @@ pub struct AppState {
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// How long a change waits for a customer's lock before answering 423.
     pub lock_wait: Duration,
+    /// The node's concurrency limit.
+    pub shedder: Arc<shed::Shedder>,
 }
 
 impl AppState {
@@ -109,6 +112,10 @@ fn with_contract_layers(routes: Router<AppState>, state: AppState, config: &Http
             rate_limit::limit,
         ))
         .layer(middleware::from_fn(logging::log_request))
+        .layer(middleware::from_fn_with_state(
+            state.shedder.clone(),
+            shed::shed,
+        ))
         .layer(middleware::from_fn_with_state(
             state.drain.clone(),
             drain::reject_while_draining,
@@ -157,6 +164,7 @@ mod tests {
                 system_clock(),
             )),
             lock_wait: Duration::ZERO,
+            shedder: Arc::new(shed::Shedder::new(64)),
         };
         let (routes, _) = OpenApiRouter::new()
             .routes(routes!(explode))

@@ -44,6 +44,9 @@ pub struct Config {
     /// How long a change waits for a busy customer before answering 423, in ms
     /// (`ENTITLED_CUSTOMER_LOCK_WAIT_MS`; 0 fails fast, as RevenueCat does).
     pub customer_lock_wait_ms: u64,
+    /// Requests one node handles at once; more are shed with 503
+    /// (`ENTITLED_MAX_CONCURRENT_REQUESTS`).
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             usd_rates: String::new(),
             rate_limits: String::new(),
             customer_lock_wait_ms: 0,
+            max_concurrent_requests: 512,
         }
     }
 }
@@ -108,6 +112,7 @@ impl std::fmt::Debug for Config {
             .field("usd_rates", &self.usd_rates)
             .field("rate_limits", &self.rate_limits)
             .field("customer_lock_wait_ms", &self.customer_lock_wait_ms)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .finish()
     }
 }
@@ -137,6 +142,8 @@ pub struct FlagOverrides {
     pub rate_limits: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_lock_wait_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_requests: Option<usize>,
 }
 
 /// Loads the configuration from its four layers.
@@ -170,6 +177,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "usd_rates",
             "rate_limits",
             "customer_lock_wait_ms",
+            "max_concurrent_requests",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()

@@ -68,6 +68,10 @@ enum Command {
         /// [env: ENTITLED_CUSTOMER_LOCK_WAIT_MS]
         #[arg(long)]
         customer_lock_wait_ms: Option<u64>,
+        /// Requests this node handles at once; more get 503 (default 512)
+        /// [env: ENTITLED_MAX_CONCURRENT_REQUESTS]
+        #[arg(long)]
+        max_concurrent_requests: Option<usize>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -99,8 +103,10 @@ fn main() -> ExitCode {
         usd_rates,
         rate_limits,
         customer_lock_wait_ms,
+        max_concurrent_requests,
     } = &cli.command
     {
+        flags.max_concurrent_requests = *max_concurrent_requests;
         flags.customer_lock_wait_ms = *customer_lock_wait_ms;
         flags.rate_limits = rate_limits.clone();
         flags.usd_rates = usd_rates.clone();

@@ -102,6 +102,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         usd_rates: Arc::new(usd_rates),
         rate_limiter,
         lock_wait: Duration::from_millis(config.customer_lock_wait_ms),
+        shedder: Arc::new(entitled_server::shed::Shedder::new(
+            config.max_concurrent_requests,
+        )),
     };
     let http = HttpConfig {
         body_limit_bytes: config.body_limit_bytes,

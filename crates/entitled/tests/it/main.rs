@@ -14,6 +14,7 @@ mod errors;
 mod lifecycle;
 mod locks;
 mod openapi;
+mod overload;
 mod rate_limits;
 mod resources;
 mod sdk;
