@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The domain core of entitled: identifiers, API keys, permissions and the rules of the
 //! catalog. Nothing here performs I/O or reads the clock; callers pass `now` in.
 

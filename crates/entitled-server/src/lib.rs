@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! entitled's HTTP layer: the v1 SDK API, the v2 management API, authentication, the
 //! error contract and the OpenAPI document, assembled into one axum [`Router`].
 

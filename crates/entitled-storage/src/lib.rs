@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! entitled's storage: one [`Storage`] interface, two real backends.
 //!
 //! SQLite (the default, one embedded file in WAL mode) and PostgreSQL (for several nodes on

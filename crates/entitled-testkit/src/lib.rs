@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Test support for entitled's suites. Never a dependency of production code.
 
 pub mod postgres;

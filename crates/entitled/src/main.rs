@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! `entitled`: the server and its admin commands.
 
 mod admin_cli;
