@@ -9,6 +9,7 @@ pub mod drain;
 pub mod error;
 pub mod expand;
 pub mod extract;
+pub mod jobs;
 mod logging;
 mod meta;
 pub mod openapi;

@@ -154,6 +154,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v2::webhooks::rotate_signing_secret))
         .routes(routes!(v2::webhooks::redeliver))
         .routes(routes!(v2::jobs::get_job))
+        .routes(routes!(v2::jobs::job_file))
+        .routes(routes!(v2::jobs::start_export))
+        .routes(routes!(v2::jobs::start_import))
         .routes(routes!(openapi_json))
         .routes(routes!(error_docs))
 }

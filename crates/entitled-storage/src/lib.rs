@@ -503,6 +503,27 @@ pub enum Recorded {
 /// Purchase facts: store transactions, lifecycle events, and the test store's clock.
 #[async_trait]
 pub trait PurchaseStore: Send + Sync + 'static {
+    /// Imports historical purchases: each row's customer is found or created, and its
+    /// transaction recorded unless known. Returns how many transactions were new.
+    async fn import_purchases(
+        &self,
+        project_id: &str,
+        rows: &[(String, StoreTransaction)],
+        now: UnixMillis,
+    ) -> Result<u64, StorageError>;
+    /// The transactions, lifecycle events and grants of several customers, for exports.
+    async fn facts_of_customers(
+        &self,
+        project_id: &str,
+        customer_keys: &[String],
+    ) -> Result<
+        (
+            Vec<StoreTransaction>,
+            Vec<LifecycleEvent>,
+            Vec<PromotionalGrant>,
+        ),
+        StorageError,
+    >;
     /// Records a verified transaction with the events it causes, unless its store transaction
     /// id is already known (then nothing is written).
     async fn record_transaction(
@@ -691,8 +712,28 @@ pub trait WebhookStore: Send + Sync + 'static {
         to: UnixMillis,
         now: UnixMillis,
     ) -> Result<u64, StorageError>;
-    /// Records a new job.
-    async fn create_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), StorageError>;
+    /// Records a new job, with its input (e.g. an import's rows), if any.
+    async fn create_job(
+        &self,
+        job: &entitled_core::webhooks::Job,
+        input: Option<&str>,
+    ) -> Result<(), StorageError>;
+    /// Claims the oldest pending job (or one whose holder's lease ran out) for `lease_ms`.
+    async fn claim_job(
+        &self,
+        kinds: &[&str],
+        now: UnixMillis,
+        lease_ms: i64,
+    ) -> Result<Option<(entitled_core::webhooks::Job, Option<String>)>, StorageError>;
+    /// Saves a job's status and progress, renewing its lease until `lease_until`.
+    async fn save_job(
+        &self,
+        job: &entitled_core::webhooks::Job,
+        lease_until: Option<UnixMillis>,
+        file: Option<&str>,
+    ) -> Result<(), StorageError>;
+    /// A finished job's output file.
+    async fn job_file(&self, project_id: &str, id: &str) -> Result<Option<String>, StorageError>;
     /// Updates a job's status, progress and result.
     async fn update_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), StorageError>;
     /// A job of a project.

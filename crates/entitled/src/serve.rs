@@ -85,6 +85,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         batch: 32,
     };
     let worker = worker::spawn(storage.clone(), clock.clone(), worker_config);
+    let jobs = entitled_server::jobs::runner::spawn(
+        storage.clone(),
+        clock.clone(),
+        Duration::from_millis(config.webhook_poll_ms.max(10)),
+    );
     let usd_rates = entitled_core::purchases::UsdRates::parse(&config.usd_rates)
         .map_err(|e| anyhow::anyhow!("ENTITLED_USD_RATES: {e}"))?;
     let limits = entitled_core::rate_limits::RateLimits::parse(&config.rate_limits)
@@ -131,6 +136,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
     worker.abort();
+    jobs.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -81,3 +81,184 @@ pub async fn get_job(
         .ok_or_else(|| ApiError::not_found("Job"))?;
     Ok(Json(job.into()))
 }
+
+/// The body of `POST …/customers/exports`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportBody {
+    /// `csv` (a row per transaction) or `ndjson` (a line per customer).
+    pub format: String,
+    /// Only customers first seen from (ms since epoch).
+    pub from_ms: Option<i64>,
+    /// Only customers first seen until (ms since epoch).
+    pub to_ms: Option<i64>,
+}
+
+/// The body of `POST …/imports`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    /// `csv`; signed App Store transactions and Play tokens need their store adapters.
+    pub format: String,
+    /// The rows, under the header `app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms`.
+    pub data: String,
+}
+
+/// Largest import accepted, in bytes.
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
+async fn queue(
+    state: &AppState,
+    project_id: &str,
+    kind: &str,
+    params: serde_json::Value,
+    input: Option<&str>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let now = state.now();
+    let job = Job {
+        id: entitled_core::new_id(entitled_core::IdKind::Job),
+        project_id: project_id.to_string(),
+        kind: kind.to_string(),
+        status: "pending".to_string(),
+        progress: 0,
+        params,
+        result: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.storage.create_job(&job, input).await?;
+    let location = job_path(project_id, &job.id);
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location)],
+        Json(JobView::from(job)),
+    )
+        .into_response())
+}
+
+/// Starts an export of the project's customers with their entitlements and transactions.
+#[utoipa::path(post, path = "/v2/projects/{project_id}/customers/exports", tag = "jobs",
+    security(("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project")),
+    request_body = ExportBody,
+    responses(
+        (status = 202, description = "The export job; poll Location, then download its file", body = JobView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn start_export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<ExportBody>,
+) -> Result<axum::response::Response, ApiError> {
+    caller.authorize(&project_id, Scope::read("customer_information:customers"))?;
+    if body.format != "csv" && body.format != "ndjson" {
+        return Err(ApiError::parameter(
+            "format",
+            "format must be csv or ndjson",
+        ));
+    }
+    if let (Some(from), Some(to)) = (body.from_ms, body.to_ms)
+        && from > to
+    {
+        return Err(ApiError::parameter(
+            "from_ms",
+            "from_ms must not be after to_ms",
+        ));
+    }
+    let params =
+        serde_json::json!({"format": body.format, "from_ms": body.from_ms, "to_ms": body.to_ms});
+    queue(&state, &project_id, "customer_export", params, None).await
+}
+
+/// Starts an import of historical purchases (up to 64 MiB of CSV).
+#[utoipa::path(post, path = "/v2/projects/{project_id}/imports", tag = "jobs",
+    security(("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project")),
+    request_body = ImportBody,
+    responses(
+        (status = 202, description = "The import job; poll Location", body = JobView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn start_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+    body: axum::body::Body,
+) -> Result<axum::response::Response, ApiError> {
+    use http_body_util::BodyExt;
+    caller.authorize(
+        &project_id,
+        Scope::read_write("customer_information:customers"),
+    )?;
+    let bytes = http_body_util::Limited::new(body, MAX_IMPORT_BYTES)
+        .collect()
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                crate::error::ErrorKind::InvalidRequest,
+                "The import is larger than 64 MiB",
+            )
+        })?
+        .to_bytes();
+    let body: ImportBody = crate::extract::parse_json(&bytes)?;
+    match body.format.as_str() {
+        "csv" => {}
+        "app_store_signed_transactions" | "play_tokens" => {
+            return Err(ApiError::new(
+                crate::error::ErrorKind::Unprocessable,
+                "Importing store receipts needs that store's adapter, which this server does not have yet; import CSV rows",
+            ));
+        }
+        _ => return Err(ApiError::parameter("format", "format must be csv")),
+    }
+    crate::jobs::import::check_header(&body.data).map_err(|m| ApiError::parameter("data", m))?;
+    let rows = body
+        .data
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let params = serde_json::json!({"format": "csv", "rows": rows});
+    queue(
+        &state,
+        &project_id,
+        "purchase_import",
+        params,
+        Some(&body.data),
+    )
+    .await
+}
+
+/// A finished job's file (an export's CSV or NDJSON).
+#[utoipa::path(get, path = "/v2/projects/{project_id}/jobs/{job_id}/file", tag = "jobs",
+    security(("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project"),
+        ("job_id" = String, Path, description = "The job")),
+    responses(
+        (status = 200, description = "The file", content_type = "text/csv"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn job_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, job_id)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    caller.authorize(&project_id, Scope::read("customer_information:customers"))?;
+    let job = state
+        .storage
+        .get_job(&project_id, &job_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Job"))?;
+    let file = state
+        .storage
+        .job_file(&project_id, &job_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Job file (the job has not finished)"))?;
+    let content_type = if job.params["format"] == "ndjson" {
+        "application/x-ndjson"
+    } else {
+        "text/csv"
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], file).into_response())
+}

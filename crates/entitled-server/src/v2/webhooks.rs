@@ -577,7 +577,7 @@ pub async fn redeliver(
         created_at: now,
         updated_at: now,
     };
-    state.storage.create_job(&job).await?;
+    state.storage.create_job(&job, None).await?;
     let location = crate::v2::jobs::job_path(&project_id, &job.id);
     let worker_state = state.clone();
     let mut running = job.clone();

@@ -48,6 +48,104 @@ macro_rules! impl_purchase_store {
                 Ok(written)
             }
 
+            async fn import_purchases(
+                &self,
+                project_id: &str,
+                rows: &[(String, entitled_core::purchases::StoreTransaction)],
+                now: entitled_core::UnixMillis,
+            ) -> Result<u64, $crate::StorageError> {
+                let mut tx = self.begin_write().await?;
+                let mut written = 0;
+                for (app_user_id, transaction) in rows {
+                    let found = sqlx::query(
+                        "SELECT customer_key FROM customer_aliases WHERE project_id = $1 AND alias = $2",
+                    )
+                    .bind(project_id)
+                    .bind(app_user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let customer_key = match found {
+                        Some(row) => $crate::shared::RowExt::text(&row, "customer_key")?,
+                        None => {
+                            let key = entitled_core::new_id(entitled_core::IdKind::CustomerKey);
+                            sqlx::query(
+                                "INSERT INTO customers (key, project_id, id, first_seen_at) VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(&key)
+                            .bind(project_id)
+                            .bind(app_user_id)
+                            .bind(transaction.purchased_at.0.min(now.0))
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query(
+                                "INSERT INTO customer_aliases (project_id, alias, customer_key, created_at) \
+                                 VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(project_id)
+                            .bind(app_user_id)
+                            .bind(&key)
+                            .bind(now.0)
+                            .execute(&mut *tx)
+                            .await?;
+                            key
+                        }
+                    };
+                    let owned = entitled_core::purchases::StoreTransaction {
+                        customer_key,
+                        ..transaction.clone()
+                    };
+                    if insert_transaction(&mut tx, project_id, &owned, now).await? {
+                        written += 1;
+                    }
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+
+            async fn facts_of_customers(
+                &self,
+                project_id: &str,
+                customer_keys: &[String],
+            ) -> Result<
+                (
+                    Vec<entitled_core::purchases::StoreTransaction>,
+                    Vec<entitled_core::purchases::LifecycleEvent>,
+                    Vec<entitled_core::PromotionalGrant>,
+                ),
+                $crate::StorageError,
+            > {
+                let keys = $crate::shared::json_ids(customer_keys);
+                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
+                    " FROM store_transactions WHERE project_id = $1 AND customer_key IN ", ids_in_param2!(),
+                    " ORDER BY seq");
+                let rows = sqlx::query(sql).bind(project_id).bind(&keys).fetch_all(&self.pool).await?;
+                let transactions = rows
+                    .iter()
+                    .map($crate::shared::transaction_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sql = concat!(
+                    "SELECT e.id AS id, e.store AS store, e.original_transaction_id AS original_transaction_id, \
+                     e.kind AS kind, e.until_at AS until_at, e.occurred_at AS occurred_at \
+                     FROM lifecycle_events e WHERE e.project_id = $1 AND EXISTS (SELECT 1 FROM store_transactions t \
+                     WHERE t.store = e.store AND t.original_transaction_id = e.original_transaction_id \
+                     AND t.project_id = $1 AND t.customer_key IN ", ids_in_param2!(), ") ORDER BY e.seq");
+                let rows = sqlx::query(sql).bind(project_id).bind(&keys).fetch_all(&self.pool).await?;
+                let events = rows
+                    .iter()
+                    .map($crate::shared::lifecycle_event_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sql = concat!(
+                    "SELECT id, customer_key, entitlement_id, starts_at, expires_at, revoked_at \
+                     FROM promotional_grants WHERE customer_key IN ", ids_in_param2!(),
+                    " AND customer_key IN (SELECT key FROM customers WHERE project_id = $1) ORDER BY seq");
+                let rows = sqlx::query(sql).bind(project_id).bind(&keys).fetch_all(&self.pool).await?;
+                let grants = rows
+                    .iter()
+                    .map($crate::shared::grant_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((transactions, events, grants))
+            }
+
             async fn find_transaction(
                 &self,
                 project_id: &str,

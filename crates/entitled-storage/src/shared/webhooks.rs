@@ -285,10 +285,14 @@ macro_rules! impl_webhook_store {
                 Ok(queued)
             }
 
-            async fn create_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), $crate::StorageError> {
+            async fn create_job(
+                &self,
+                job: &entitled_core::webhooks::Job,
+                input: Option<&str>,
+            ) -> Result<(), $crate::StorageError> {
                 sqlx::query(
-                    "INSERT INTO jobs (id, project_id, kind, status, progress, params, result, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO jobs (id, project_id, kind, status, progress, params, result, created_at, updated_at, input) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&job.id)
                 .bind(&job.project_id)
@@ -299,9 +303,89 @@ macro_rules! impl_webhook_store {
                 .bind(job.result.as_ref().map(|r| r.to_string()))
                 .bind(job.created_at.0)
                 .bind(job.updated_at.0)
+                .bind(input)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn claim_job(
+                &self,
+                kinds: &[&str],
+                now: entitled_core::UnixMillis,
+                lease_ms: i64,
+            ) -> Result<Option<(entitled_core::webhooks::Job, Option<String>)>, $crate::StorageError> {
+                let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+                let mut tx = self.begin_write().await?;
+                let sql = concat!(
+                    "SELECT d.id AS id FROM jobs d WHERE d.kind IN ", ids_in_param2!(),
+                    " AND (d.status = 'pending' OR (d.status = 'running' AND d.lease_until < $1)) \
+                     ORDER BY d.seq LIMIT 1", claim_lock!()
+                );
+                let Some(row) = sqlx::query(sql)
+                    .bind(now.0)
+                    .bind($crate::shared::json_ids(&kinds))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let id = $crate::shared::RowExt::text(&row, "id")?;
+                sqlx::query("UPDATE jobs SET status = 'running', lease_until = $2, updated_at = $3 WHERE id = $1")
+                    .bind(&id)
+                    .bind(now.0.saturating_add(lease_ms))
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                let row = sqlx::query(
+                    "SELECT id, project_id, kind, status, progress, params, result, created_at, updated_at, input \
+                     FROM jobs WHERE id = $1",
+                )
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let job = $crate::shared::job_from_row(&row)?;
+                let input = $crate::shared::RowExt::opt_text(&row, "input")?;
+                tx.commit().await?;
+                Ok(Some((job, input)))
+            }
+
+            async fn save_job(
+                &self,
+                job: &entitled_core::webhooks::Job,
+                lease_until: Option<entitled_core::UnixMillis>,
+                file: Option<&str>,
+            ) -> Result<(), $crate::StorageError> {
+                sqlx::query(
+                    "UPDATE jobs SET status = $2, progress = $3, result = $4, updated_at = $5, lease_until = $6, \
+                     file = COALESCE($7, file) WHERE id = $1",
+                )
+                .bind(&job.id)
+                .bind(&job.status)
+                .bind(job.progress)
+                .bind(job.result.as_ref().map(|r| r.to_string()))
+                .bind(job.updated_at.0)
+                .bind(lease_until.map(|t| t.0))
+                .bind(file)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn job_file(
+                &self,
+                project_id: &str,
+                id: &str,
+            ) -> Result<Option<String>, $crate::StorageError> {
+                let row = sqlx::query("SELECT file FROM jobs WHERE project_id = $1 AND id = $2")
+                    .bind(project_id)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => $crate::shared::RowExt::opt_text(&row, "file"),
+                    None => Ok(None),
+                }
             }
 
             async fn update_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), $crate::StorageError> {

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod jobs;
+
 mod admin_cli;
 mod app_credentials;
 mod auth;

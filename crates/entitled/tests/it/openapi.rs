@@ -189,6 +189,9 @@ const SERVED: &[(&str, &str)] = &[
         "/v2/projects/{project_id}/integrations/webhooks/{webhook_integration_id}/actions/redeliver",
     ),
     ("get", "/v2/projects/{project_id}/jobs/{job_id}"),
+    ("get", "/v2/projects/{project_id}/jobs/{job_id}/file"),
+    ("post", "/v2/projects/{project_id}/customers/exports"),
+    ("post", "/v2/projects/{project_id}/imports"),
     ("get", "/openapi.json"),
     ("get", "/docs/errors"),
 ];

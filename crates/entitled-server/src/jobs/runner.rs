@@ -1,0 +1,207 @@
+//! The job runner: claims one job at a time (any node may), runs it, saves progress and
+//! renews its lease as it goes. A node that dies leaves the lease to run out; another node
+//! then takes the job over from the start (imports skip what is already imported).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use entitled_core::webhooks::Job;
+use entitled_core::{Customer, UnixMillis};
+use entitled_storage::{PageRequest, Storage, StorageError};
+use serde_json::json;
+
+use crate::Clock;
+use crate::jobs::{export, import};
+use crate::pagination::MAX_LIMIT;
+
+/// Kinds of job this runner does.
+pub const KINDS: &[&str] = &["customer_export", "purchase_import"];
+/// How long a claim lasts without being renewed.
+const LEASE_MS: i64 = 30_000;
+/// Rows or customers handled between progress saves.
+const CHUNK: usize = 1_000;
+
+/// Starts the runner in the background.
+pub fn spawn(
+    storage: Arc<dyn Storage>,
+    clock: Clock,
+    poll: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match storage.claim_job(KINDS, clock(), LEASE_MS).await {
+                Ok(Some((job, input))) => {
+                    let id = job.id.clone();
+                    if let Err(err) = run(storage.as_ref(), &clock, job, input).await {
+                        tracing::warn!(job = %id, error = %err, "job stopped; its lease will let it run again");
+                    }
+                }
+                Ok(None) => tokio::time::sleep(poll).await,
+                Err(err) => {
+                    tracing::warn!(error = %err, "job runner cannot claim");
+                    tokio::time::sleep(poll).await;
+                }
+            }
+        }
+    })
+}
+
+async fn save(
+    storage: &dyn Storage,
+    clock: &Clock,
+    job: &mut Job,
+    file: Option<&str>,
+) -> Result<(), StorageError> {
+    let now = clock();
+    job.updated_at = now;
+    let lease = (job.status == "running").then(|| UnixMillis(now.0 + LEASE_MS));
+    storage.save_job(job, lease, file).await
+}
+
+async fn run(
+    storage: &dyn Storage,
+    clock: &Clock,
+    mut job: Job,
+    input: Option<String>,
+) -> Result<(), StorageError> {
+    match job.kind.as_str() {
+        "purchase_import" => run_import(storage, clock, &mut job, input.unwrap_or_default()).await,
+        _ => run_export(storage, clock, &mut job).await,
+    }
+}
+
+async fn run_import(
+    storage: &dyn Storage,
+    clock: &Clock,
+    job: &mut Job,
+    data: String,
+) -> Result<(), StorageError> {
+    let all = PageRequest {
+        starting_after: None,
+        limit: MAX_LIMIT,
+    };
+    let apps = storage.list_apps(&job.project_id, &all).await?.items;
+    let lines: Vec<&str> = data
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let total = lines.len().max(1);
+    let (mut imported, mut known, mut errors) = (0u64, 0u64, Vec::new());
+    let mut error_count = 0u64;
+    for (chunk_index, chunk) in lines.chunks(CHUNK).enumerate() {
+        let now = clock();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (offset, text) in chunk.iter().enumerate() {
+            let line_number = chunk_index * CHUNK + offset + 2;
+            match import::parse_row(line_number, text, &apps, now) {
+                Ok(row) => rows.push(row),
+                Err(err) => {
+                    error_count += 1;
+                    if errors.len() < 20 {
+                        errors.push(json!({"line": err.line, "message": err.message}));
+                    }
+                }
+            }
+        }
+        let written = storage
+            .import_purchases(&job.project_id, &rows, now)
+            .await?;
+        imported += written;
+        known += rows.len() as u64 - written;
+        job.progress =
+            i64::try_from((chunk_index * CHUNK + chunk.len()) * 100 / total).unwrap_or(100);
+        job.result =
+            Some(json!({"imported": imported, "already_known": known, "rejected": error_count}));
+        save(storage, clock, job, None).await?;
+    }
+    job.status = "succeeded".to_string();
+    job.progress = 100;
+    job.result = Some(json!({
+        "imported": imported, "already_known": known, "rejected": error_count, "errors": errors,
+    }));
+    save(storage, clock, job, None).await
+}
+
+async fn run_export(
+    storage: &dyn Storage,
+    clock: &Clock,
+    job: &mut Job,
+) -> Result<(), StorageError> {
+    let format = job.params["format"].as_str().unwrap_or("csv").to_string();
+    let from = job.params["from_ms"].as_i64().unwrap_or(i64::MIN);
+    let to = job.params["to_ms"].as_i64().unwrap_or(i64::MAX);
+    let catalog = storage.catalog_view(&job.project_id).await?;
+    let mut out = String::new();
+    if format == "csv" {
+        out.push_str(export::CSV_HEADER);
+        out.push('\n');
+    }
+    let mut cursor: Option<String> = None;
+    let (mut customers, mut purchases) = (0u64, 0u64);
+    loop {
+        let page = storage
+            .list_customers(
+                &job.project_id,
+                None,
+                &PageRequest {
+                    starting_after: cursor.clone(),
+                    limit: CHUNK as u32,
+                },
+            )
+            .await?;
+        let chosen: Vec<&Customer> = page
+            .items
+            .iter()
+            .filter(|c| (from..=to).contains(&c.first_seen_at.0))
+            .collect();
+        let keys: Vec<String> = chosen.iter().map(|c| c.key.clone()).collect();
+        let (transactions, events, grants) = if keys.is_empty() {
+            Default::default()
+        } else {
+            storage.facts_of_customers(&job.project_id, &keys).await?
+        };
+        let mut by_customer: BTreeMap<&str, Vec<&entitled_core::purchases::StoreTransaction>> =
+            BTreeMap::new();
+        for t in &transactions {
+            by_customer
+                .entry(t.customer_key.as_str())
+                .or_default()
+                .push(t);
+        }
+        let now = clock();
+        for customer in chosen {
+            let theirs = by_customer
+                .remove(customer.key.as_str())
+                .unwrap_or_default();
+            let their_grants: Vec<_> = grants
+                .iter()
+                .filter(|g| g.customer_key == customer.key)
+                .collect();
+            purchases += theirs.len() as u64;
+            customers += 1;
+            export::append(
+                &mut out,
+                &format,
+                &export::CustomerFacts {
+                    customer,
+                    transactions: &theirs,
+                    events: &events,
+                    grants: &their_grants,
+                },
+                &catalog,
+                now,
+            );
+        }
+        job.result = Some(json!({"customers": customers, "purchases": purchases}));
+        save(storage, clock, job, None).await?;
+        if !page.has_more {
+            break;
+        }
+        cursor = page.items.last().map(|c| c.id.clone());
+    }
+    job.status = "succeeded".to_string();
+    job.progress = 100;
+    save(storage, clock, job, Some(&out)).await
+}
