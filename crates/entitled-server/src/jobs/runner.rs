@@ -16,7 +16,7 @@ use crate::jobs::{export, import};
 use crate::pagination::MAX_LIMIT;
 
 /// Kinds of job this runner does.
-pub const KINDS: &[&str] = &["customer_export", "purchase_import"];
+pub const KINDS: &[&str] = &["customer_export", "purchase_import", "webhook_redelivery"];
 /// How long a claim lasts without being renewed.
 const LEASE_MS: i64 = 30_000;
 /// Rows or customers handled between progress saves.
@@ -67,8 +67,42 @@ async fn run(
 ) -> Result<(), StorageError> {
     match job.kind.as_str() {
         "purchase_import" => run_import(storage, clock, &mut job, input.unwrap_or_default()).await,
+        "webhook_redelivery" => run_redelivery(storage, clock, &mut job).await,
         _ => run_export(storage, clock, &mut job).await,
     }
+}
+
+/// Queues a range of an integration's events again. Running it twice (after a crash) only
+/// sends events again with their unchanged ids, which receivers deduplicate.
+async fn run_redelivery(
+    storage: &dyn Storage,
+    clock: &Clock,
+    job: &mut Job,
+) -> Result<(), StorageError> {
+    let integration_id = job.params["webhook_integration_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let from = UnixMillis(job.params["from_ms"].as_i64().unwrap_or(0));
+    let to = UnixMillis(job.params["to_ms"].as_i64().unwrap_or(0));
+    job.progress = 100;
+    job.status = "succeeded".to_string();
+    job.result = Some(
+        match storage
+            .get_integration(&job.project_id, &integration_id)
+            .await?
+        {
+            Some(integration) => {
+                let queued = storage.redeliver(&integration, from, to, clock()).await?;
+                json!({"queued": queued})
+            }
+            None => {
+                job.status = "failed".to_string();
+                json!({"error": "the webhook integration was deleted"})
+            }
+        },
+    );
+    save(storage, clock, job, None).await
 }
 
 async fn run_import(

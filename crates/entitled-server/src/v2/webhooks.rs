@@ -556,7 +556,7 @@ pub async fn redeliver(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     caller.authorize(&project_id, Scope::read_write(INTEGRATIONS))?;
-    let integration = existing(&state, &project_id, &id).await?;
+    existing(&state, &project_id, &id).await?;
     let now = state.now();
     let from = entitled_core::UnixMillis(body.from_ms.unwrap_or(0));
     let to = entitled_core::UnixMillis(body.to_ms.unwrap_or(now.0));
@@ -579,33 +579,6 @@ pub async fn redeliver(
     };
     state.storage.create_job(&job, None).await?;
     let location = crate::v2::jobs::job_path(&project_id, &job.id);
-    let worker_state = state.clone();
-    let mut running = job.clone();
-    tokio::spawn(async move {
-        running.status = "running".to_string();
-        running.updated_at = worker_state.now();
-        let _ = worker_state.storage.update_job(&running).await;
-        let outcome = worker_state
-            .storage
-            .redeliver(&integration, from, to, worker_state.now())
-            .await;
-        running.updated_at = worker_state.now();
-        running.progress = 100;
-        match outcome {
-            Ok(queued) => {
-                running.status = "succeeded".to_string();
-                running.result = Some(json!({"queued": queued}));
-            }
-            Err(err) => {
-                tracing::warn!(job = %running.id, error = %err, "redelivery failed");
-                running.status = "failed".to_string();
-                running.result = Some(json!({"error": "the redelivery could not be queued"}));
-            }
-        }
-        if let Err(err) = worker_state.storage.update_job(&running).await {
-            tracing::warn!(job = %running.id, error = %err, "job status not saved");
-        }
-    });
     let view = crate::v2::jobs::JobView::from(job);
     Ok((
         StatusCode::ACCEPTED,
