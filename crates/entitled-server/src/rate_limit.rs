@@ -1,7 +1,7 @@
 //! Rate limiting per API key and endpoint domain (429 with `Retry-After` and `backoff_ms`),
 //! with RevenueCat's usage headers on every response of a limited domain. One node counts in
-//! memory; nodes sharing PostgreSQL count in the database, so together they allow the
-//! configured rate, not a multiple of it.
+//! memory; nodes sharing PostgreSQL count in the database (or in Redis, when configured), so
+//! together they allow the configured rate, not a multiple of it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,7 +30,12 @@ enum Counter {
     Local(Mutex<HashMap<(String, i64), u64>>),
     /// The shared database (several nodes on PostgreSQL).
     Shared(Arc<dyn Storage>),
+    /// A Redis server the nodes share.
+    Redis(redis::aio::ConnectionManager),
 }
+
+/// How long a count may take in Redis before the request goes on uncounted.
+const REDIS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The limiter every request of a limited domain passes through.
 pub struct RateLimiter {
@@ -51,6 +56,44 @@ impl RateLimiter {
             counter,
             clock,
         }
+    }
+
+    /// A limiter counting where `store` says (`--rate-limit-store`): empty for the default of
+    /// [`RateLimiter::new`], `memory`, `database`, or a `redis://` URL (connected now, so a
+    /// wrong address stops start-up rather than every limit).
+    pub async fn open(
+        store: &str,
+        limits: RateLimits,
+        storage: Arc<dyn Storage>,
+        clock: Clock,
+    ) -> Result<Self, String> {
+        let counter = match store {
+            "" => return Ok(Self::new(limits, storage, clock)),
+            "memory" => Counter::Local(Mutex::new(HashMap::new())),
+            "database" => Counter::Shared(storage),
+            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                let redacted = entitled_storage::redact_url(url);
+                let client = redis::Client::open(url)
+                    .map_err(|e| format!("rate-limit store {redacted}: {e}"))?;
+                let connect = client.get_connection_manager();
+                let manager = tokio::time::timeout(std::time::Duration::from_secs(5), connect)
+                    .await
+                    .map_err(|_| format!("rate-limit store {redacted}: no answer in 5 s"))?
+                    .map_err(|e| format!("rate-limit store {redacted}: {e}"))?;
+                Counter::Redis(manager)
+            }
+            other => {
+                return Err(format!(
+                    "rate-limit store {:?}: expected memory, database or redis://…",
+                    entitled_storage::redact_url(other)
+                ));
+            }
+        };
+        Ok(Self {
+            limits,
+            counter,
+            clock,
+        })
     }
 
     /// Counts a request; returns (count in window, limit, ms until the next window).
@@ -81,6 +124,28 @@ impl RateLimiter {
                     Err(err) => {
                         // Failing open: an unreachable counter must not take the API down.
                         tracing::warn!(error = %err, "rate limit counter unavailable");
+                        return None;
+                    }
+                }
+            }
+            Counter::Redis(manager) => {
+                let mut connection = manager.clone();
+                let redis_key = format!("entitled:rate:{key}:{window}");
+                let mut pipeline = redis::pipe();
+                pipeline
+                    .atomic()
+                    .incr(&redis_key, 1u64)
+                    .pexpire(&redis_key, rate.period_ms.saturating_mul(2))
+                    .ignore();
+                let counted = pipeline.query_async::<(u64,)>(&mut connection);
+                match tokio::time::timeout(REDIS_TIMEOUT, counted).await {
+                    Ok(Ok((count,))) => count,
+                    Ok(Err(err)) => {
+                        tracing::warn!(error = %err, "rate limit counter unavailable (redis)");
+                        return None;
+                    }
+                    Err(_) => {
+                        tracing::warn!("rate limit counter unavailable (redis timed out)");
                         return None;
                     }
                 }

@@ -4,3 +4,4 @@
 pub mod postgres;
 pub mod proxy;
 pub mod raw;
+pub mod redis;

@@ -16,3 +16,14 @@ pub async fn execute(url: &str, sql: &'static str) {
         connection.execute(sql).await.expect("raw sql");
     }
 }
+
+/// Runs one query answering a single integer on the PostgreSQL database `url` names.
+pub async fn postgres_scalar(url: &str, sql: &'static str) -> i64 {
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("raw postgres connection");
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(&mut connection)
+        .await
+        .expect("raw sql")
+}

@@ -41,6 +41,9 @@ pub struct Config {
     /// Rate limits per key and domain over RevenueCat's defaults, e.g.
     /// `project_configuration=120/60s,sdk=1000/1s` (`ENTITLED_RATE_LIMITS`).
     pub rate_limits: String,
+    /// Where rate-limit counts live (`ENTITLED_RATE_LIMIT_STORE`): empty for the default
+    /// (memory on SQLite, the database on PostgreSQL), `memory`, `database`, or `redis://…`.
+    pub rate_limit_store: String,
     /// How long a change waits for a busy customer before answering 423, in ms
     /// (`ENTITLED_CUSTOMER_LOCK_WAIT_MS`; 0 fails fast, as RevenueCat does).
     pub customer_lock_wait_ms: u64,
@@ -63,6 +66,7 @@ impl Default for Config {
             webhook_poll_ms: 1000,
             usd_rates: String::new(),
             rate_limits: String::new(),
+            rate_limit_store: String::new(),
             customer_lock_wait_ms: 0,
             max_concurrent_requests: 512,
         }
@@ -111,6 +115,10 @@ impl std::fmt::Debug for Config {
             .field("webhook_poll_ms", &self.webhook_poll_ms)
             .field("usd_rates", &self.usd_rates)
             .field("rate_limits", &self.rate_limits)
+            .field(
+                "rate_limit_store",
+                &entitled_storage::redact_url(&self.rate_limit_store),
+            )
             .field("customer_lock_wait_ms", &self.customer_lock_wait_ms)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .finish()
@@ -140,6 +148,8 @@ pub struct FlagOverrides {
     pub usd_rates: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_store: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_lock_wait_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,6 +186,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "webhook_poll_ms",
             "usd_rates",
             "rate_limits",
+            "rate_limit_store",
             "customer_lock_wait_ms",
             "max_concurrent_requests",
         ]))

@@ -65,6 +65,10 @@ enum Command {
         /// (defaults: RevenueCat's; sdk unlimited) [env: ENTITLED_RATE_LIMITS]
         #[arg(long)]
         rate_limits: Option<String>,
+        /// Where rate-limit counts live: memory, database or redis://HOST:PORT/DB
+        /// (default: memory on SQLite, database on PostgreSQL) [env: ENTITLED_RATE_LIMIT_STORE]
+        #[arg(long)]
+        rate_limit_store: Option<String>,
         /// How long a change waits for a busy customer before 423, in ms (default 0)
         /// [env: ENTITLED_CUSTOMER_LOCK_WAIT_MS]
         #[arg(long)]
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         webhook_poll_ms,
         usd_rates,
         rate_limits,
+        rate_limit_store,
         customer_lock_wait_ms,
         max_concurrent_requests,
     } = &cli.command
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
         flags.max_concurrent_requests = *max_concurrent_requests;
         flags.customer_lock_wait_ms = *customer_lock_wait_ms;
         flags.rate_limits = rate_limits.clone();
+        flags.rate_limit_store = rate_limit_store.clone();
         flags.usd_rates = usd_rates.clone();
         flags.webhook_deadline_secs = *webhook_deadline_secs;
         flags.webhook_retry_schedule = webhook_retry_schedule.clone();

@@ -94,11 +94,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("ENTITLED_USD_RATES: {e}"))?;
     let limits = entitled_core::rate_limits::RateLimits::parse(&config.rate_limits)
         .map_err(|e| anyhow::anyhow!("ENTITLED_RATE_LIMITS: {e}"))?;
-    let rate_limiter = Arc::new(entitled_server::rate_limit::RateLimiter::new(
-        limits,
-        storage.clone(),
-        clock.clone(),
-    ));
+    let rate_limiter = Arc::new(
+        entitled_server::rate_limit::RateLimiter::open(
+            &config.rate_limit_store,
+            limits,
+            storage.clone(),
+            clock.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("ENTITLED_RATE_LIMIT_STORE: {e}"))?,
+    );
     let state = AppState {
         storage,
         clock,

@@ -1,9 +1,9 @@
 //! 429 for real: per key and domain, with RevenueCat's headers, on one node and across two
-//! nodes sharing PostgreSQL.
+//! nodes sharing PostgreSQL or Redis.
 
 use reqwest::Method;
 
-use crate::helpers::{Db, TestDb, TestServer, assert_v2_error, send};
+use crate::helpers::{self, Db, TestDb, TestServer, assert_v2_error, send};
 
 #[tokio::test]
 async fn a_key_over_its_domain_rate_gets_429_with_backoff() {
@@ -82,4 +82,69 @@ async fn two_nodes_on_one_postgresql_share_the_rate() {
         allowed, 10,
         "the two nodes together allow the configured rate"
     );
+}
+
+#[tokio::test]
+async fn two_nodes_sharing_redis_share_the_rate() {
+    let Some(redis_url) = entitled_testkit::redis::available().await else {
+        return;
+    };
+    let Some(db) = TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let flags = [
+        "--rate-limits",
+        "project_configuration=10/1h",
+        "--rate-limit-store",
+        redis_url.as_str(),
+    ];
+    let one = TestServer::start_on(&db.url, &flags).await;
+    let two = TestServer::start_on(&db.url, &flags).await;
+    let path = one.project_path("/apps");
+    let mut allowed = 0;
+    for i in 0..30 {
+        let node = if i % 2 == 0 { &one } else { &two };
+        let (status, headers, _) = send(node.with_key(Method::GET, &path, &one.secret_key)).await;
+        match status {
+            200 => allowed += 1,
+            429 => assert!(headers.contains_key("retry-after")),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        allowed, 10,
+        "the two nodes together allow the configured rate"
+    );
+    let in_database = entitled_testkit::raw::postgres_scalar(
+        &db.url,
+        "SELECT COUNT(*)::BIGINT FROM rate_limit_windows",
+    )
+    .await;
+    assert_eq!(in_database, 0, "Redis, not PostgreSQL, held the counts");
+}
+
+#[tokio::test]
+async fn an_unusable_rate_limit_store_stops_start_up_with_a_reason() {
+    for (store, reason) in [
+        ("carrier-pigeon", "expected memory, database or redis"),
+        ("redis://:hunter2@127.0.0.1:1/", "rate-limit store"),
+    ] {
+        let output = tokio::process::Command::new(helpers::binary())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                "sqlite::memory:",
+            ])
+            .args(["--rate-limit-store", store])
+            .env_remove("DATABASE_URL")
+            .output()
+            .await
+            .expect("run entitled");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{store} should not start");
+        assert!(stderr.contains(reason), "{store}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+    }
 }
