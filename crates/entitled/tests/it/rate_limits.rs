@@ -67,21 +67,28 @@ async fn two_nodes_on_one_postgresql_share_the_rate() {
     let limits = ["--rate-limits", "project_configuration=10/1h"];
     let one = TestServer::start_on(&db.url, &limits).await;
     let two = TestServer::start_on(&db.url, &limits).await;
+    assert_eq!(
+        allowed_alternating(&one, &two, 30).await,
+        10,
+        "the two nodes together allow the configured rate"
+    );
+}
+
+/// Sends `total` project-configuration requests with one key, alternating between two nodes;
+/// answers how many were allowed (every refusal must be a 429 with `Retry-After`).
+async fn allowed_alternating(one: &TestServer, two: &TestServer, total: usize) -> usize {
     let path = one.project_path("/apps");
     let mut allowed = 0;
-    for i in 0..30 {
-        let node = if i % 2 == 0 { &one } else { &two };
-        let (status, _, _) = send(node.with_key(Method::GET, &path, &one.secret_key)).await;
+    for i in 0..total {
+        let node = if i % 2 == 0 { one } else { two };
+        let (status, headers, _) = send(node.with_key(Method::GET, &path, &one.secret_key)).await;
         match status {
             200 => allowed += 1,
-            429 => {}
+            429 => assert!(headers.contains_key("retry-after")),
             other => panic!("unexpected {other}"),
         }
     }
-    assert_eq!(
-        allowed, 10,
-        "the two nodes together allow the configured rate"
-    );
+    allowed
 }
 
 #[tokio::test]
@@ -100,19 +107,9 @@ async fn two_nodes_sharing_redis_share_the_rate() {
     ];
     let one = TestServer::start_on(&db.url, &flags).await;
     let two = TestServer::start_on(&db.url, &flags).await;
-    let path = one.project_path("/apps");
-    let mut allowed = 0;
-    for i in 0..30 {
-        let node = if i % 2 == 0 { &one } else { &two };
-        let (status, headers, _) = send(node.with_key(Method::GET, &path, &one.secret_key)).await;
-        match status {
-            200 => allowed += 1,
-            429 => assert!(headers.contains_key("retry-after")),
-            other => panic!("unexpected {other}"),
-        }
-    }
     assert_eq!(
-        allowed, 10,
+        allowed_alternating(&one, &two, 30).await,
+        10,
         "the two nodes together allow the configured rate"
     );
     let in_database = entitled_testkit::raw::postgres_scalar(
@@ -147,4 +144,56 @@ async fn an_unusable_rate_limit_store_stops_start_up_with_a_reason() {
         assert!(stderr.contains(reason), "{store}: {stderr}");
         assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn a_per_second_rate_holds_across_two_busy_nodes() {
+    let Some(db) = TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    const RATE: usize = 40;
+    const SECONDS: u64 = 3;
+    let limits = ["--rate-limits", "project_configuration=40/1s"];
+    let one = TestServer::start_on(&db.url, &limits).await;
+    let two = TestServer::start_on(&db.url, &limits).await;
+    // Begin just after a window opens and stop just before the last one closes, so exactly
+    // SECONDS windows are touched, each driven far past its rate by 8 senders per node.
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    let to_next_second = 1_000 - u64::from(since_epoch.subsec_millis());
+    tokio::time::sleep(std::time::Duration::from_millis(to_next_second + 20)).await;
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(SECONDS * 1_000 - 150);
+    let path = one.project_path("/apps");
+    let mut senders = tokio::task::JoinSet::new();
+    for sender in 0..16 {
+        let node = if sender % 2 == 0 { &one } else { &two };
+        let request = node.with_key(Method::GET, &path, &one.secret_key);
+        senders.spawn(async move {
+            let (mut allowed, mut refused) = (0usize, 0usize);
+            while tokio::time::Instant::now() < deadline {
+                let attempt = request.try_clone().expect("a bodiless request clones");
+                match send(attempt).await.0 {
+                    200 => allowed += 1,
+                    429 => refused += 1,
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            (allowed, refused)
+        });
+    }
+    let counts = senders.join_all().await;
+    let allowed: usize = counts.iter().map(|c| c.0).sum();
+    let refused: usize = counts.iter().map(|c| c.1).sum();
+    let expected = RATE * SECONDS as usize;
+    println!("{allowed} allowed and {refused} refused in {SECONDS} s at {RATE}/s");
+    assert!(
+        refused > expected,
+        "the nodes were not driven past the rate ({refused} refused)"
+    );
+    assert!(
+        allowed.abs_diff(expected) * 10 <= expected,
+        "{allowed} allowed in {SECONDS} s at {RATE}/s over two nodes (expected {expected} ± 10 %)"
+    );
 }
