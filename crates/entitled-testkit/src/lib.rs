@@ -3,5 +3,6 @@
 
 pub mod postgres;
 pub mod proxy;
+pub mod query_counter;
 pub mod raw;
 pub mod redis;

@@ -36,7 +36,7 @@ fn rows(count: usize, prefix: &str) -> String {
 }
 
 /// Polls a job until it succeeds; returns it and the progress values seen on the way.
-async fn await_job(server: &TestServer, location: &str) -> (Value, Vec<i64>) {
+pub(crate) async fn await_job(server: &TestServer, location: &str) -> (Value, Vec<i64>) {
     let mut seen = Vec::new();
     for _ in 0..2_400 {
         let (status, _, job) = send(server.secret(Method::GET, location)).await;
@@ -50,7 +50,7 @@ async fn await_job(server: &TestServer, location: &str) -> (Value, Vec<i64>) {
     panic!("job did not finish: {location}");
 }
 
-async fn start(server: &TestServer, path: &str, body: Value) -> String {
+pub(crate) async fn start(server: &TestServer, path: &str, body: Value) -> String {
     let (status, headers, job) = send(
         server
             .secret(Method::POST, &server.project_path(path))

@@ -17,6 +17,7 @@ mod lifecycle;
 mod locks;
 mod openapi;
 mod overload;
+mod query_counts;
 mod rate_limits;
 mod resources;
 mod sdk;
