@@ -69,6 +69,29 @@ macro_rules! impl_audit_store {
             .await?;
             Ok(())
         }
+
+        /// Deletes the row `delete_sql` names (`$1` project, `$2` id), records `entry` and
+        /// commits; answers false, writing nothing, when there was no such row.
+        async fn delete_audited(
+            mut tx: sqlx::Transaction<'_, Db>,
+            delete_sql: &'static str,
+            project_id: &str,
+            id: &str,
+            entry: &entitled_core::AuditEntry,
+        ) -> Result<bool, $crate::StorageError> {
+            let deleted = sqlx::query(delete_sql)
+                .bind(project_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                return Ok(false);
+            }
+            insert_audit(&mut tx, entry).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
     };
 }
 pub(crate) use impl_audit_store;

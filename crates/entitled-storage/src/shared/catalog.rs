@@ -96,13 +96,8 @@ macro_rules! impl_catalog_store {
                         names.join(", ")
                     )));
                 }
-                sqlx::query("DELETE FROM products WHERE project_id = $1 AND id = $2")
-                    .bind(project_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
+                let sql = "DELETE FROM products WHERE project_id = $1 AND id = $2";
+                delete_audited(tx, sql, project_id, id, audit).await?;
                 Ok(())
             }
 
@@ -201,13 +196,8 @@ macro_rules! impl_catalog_store {
                         names.join(", ")
                     )));
                 }
-                sqlx::query("DELETE FROM entitlements WHERE project_id = $1 AND id = $2")
-                    .bind(project_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
+                let sql = "DELETE FROM entitlements WHERE project_id = $1 AND id = $2";
+                delete_audited(tx, sql, project_id, id, audit).await?;
                 Ok(())
             }
 
@@ -390,18 +380,11 @@ macro_rules! impl_catalog_store {
                 id: &str,
                 audit: &entitled_core::AuditEntry,
             ) -> Result<(), $crate::StorageError> {
-                let mut tx = self.begin_write().await?;
-                let deleted = sqlx::query("DELETE FROM offerings WHERE project_id = $1 AND id = $2")
-                    .bind(project_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted == 0 {
+                let tx = self.begin_write().await?;
+                let sql = "DELETE FROM offerings WHERE project_id = $1 AND id = $2";
+                if !delete_audited(tx, sql, project_id, id, audit).await? {
                     return Err($crate::StorageError::NotFound("offering"));
                 }
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
                 Ok(())
             }
 
@@ -508,18 +491,11 @@ macro_rules! impl_catalog_store {
                 id: &str,
                 audit: &entitled_core::AuditEntry,
             ) -> Result<(), $crate::StorageError> {
-                let mut tx = self.begin_write().await?;
-                let deleted = sqlx::query("DELETE FROM packages WHERE project_id = $1 AND id = $2")
-                    .bind(project_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted == 0 {
+                let tx = self.begin_write().await?;
+                let sql = "DELETE FROM packages WHERE project_id = $1 AND id = $2";
+                if !delete_audited(tx, sql, project_id, id, audit).await? {
                     return Err($crate::StorageError::NotFound("package"));
                 }
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
                 Ok(())
             }
 

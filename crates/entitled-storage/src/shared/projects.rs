@@ -164,18 +164,8 @@ macro_rules! impl_project_store {
                     .bind(app_id)
                     .execute(&mut *tx)
                     .await?;
-                let deleted = sqlx::query("DELETE FROM apps WHERE project_id = $1 AND id = $2")
-                    .bind(project_id)
-                    .bind(app_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Ok(false);
-                }
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
-                Ok(true)
+                let sql = "DELETE FROM apps WHERE project_id = $1 AND id = $2";
+                delete_audited(tx, sql, project_id, app_id, audit).await
             }
 
             async fn create_api_key(

@@ -102,18 +102,8 @@ macro_rules! impl_webhook_store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                let deleted = sqlx::query("DELETE FROM webhook_integrations WHERE project_id = $1 AND id = $2")
-                    .bind(project_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Ok(false);
-                }
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
-                Ok(true)
+                let sql = "DELETE FROM webhook_integrations WHERE project_id = $1 AND id = $2";
+                delete_audited(tx, sql, project_id, id, audit).await
             }
 
             async fn record_events(
