@@ -29,6 +29,35 @@ pub struct Customer {
     pub offering_id: Option<String>,
 }
 
+/// How stale `last_seen_at` may get before a read records the visit again. Reads are most of
+/// an SDK's traffic; writing on each one would serialize them all behind the database's
+/// writer for a timestamp nobody needs to the millisecond.
+pub const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
+
+impl Customer {
+    /// Whether a visit at `now` reporting this client should be written: the last one is
+    /// older than [`LAST_SEEN_RESOLUTION_MS`] (or in the future, after a clock change), or
+    /// the client reports something new. `None` fields report nothing.
+    pub fn visit_is_news(
+        &self,
+        now: UnixMillis,
+        app_version: Option<&str>,
+        platform: Option<&str>,
+        platform_version: Option<&str>,
+    ) -> bool {
+        let stale = self.last_seen_at.is_none_or(|seen| {
+            now.0.saturating_sub(seen.0) >= LAST_SEEN_RESOLUTION_MS || seen > now
+        });
+        let changed = |reported: Option<&str>, known: &Option<String>| {
+            reported.is_some_and(|r| known.as_deref() != Some(r))
+        };
+        stale
+            || changed(app_version, &self.last_seen_app_version)
+            || changed(platform, &self.last_seen_platform)
+            || changed(platform_version, &self.last_seen_platform_version)
+    }
+}
+
 /// Another app user id that resolves to a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerAlias {
@@ -187,6 +216,50 @@ pub fn attribute(name: &str, value: Option<&str>, param: &str) -> Result<(), Val
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn visits_are_written_when_stale_or_new() {
+        use super::{Customer, LAST_SEEN_RESOLUTION_MS};
+        use crate::UnixMillis;
+        let seen = UnixMillis(1_000_000);
+        let customer = Customer {
+            key: "custk".into(),
+            project_id: "proj".into(),
+            id: "u".into(),
+            first_seen_at: seen,
+            last_seen_at: Some(seen),
+            last_seen_app_version: Some("1.0".into()),
+            last_seen_country: None,
+            last_seen_platform: Some("iOS".into()),
+            last_seen_platform_version: None,
+            offering_id: None,
+        };
+        let soon = UnixMillis(seen.0 + LAST_SEEN_RESOLUTION_MS - 1);
+        let later = UnixMillis(seen.0 + LAST_SEEN_RESOLUTION_MS);
+        assert!(!customer.visit_is_news(soon, Some("1.0"), Some("iOS"), None));
+        assert!(
+            !customer.visit_is_news(soon, None, None, None),
+            "nothing reported"
+        );
+        assert!(customer.visit_is_news(later, None, None, None), "stale");
+        assert!(
+            customer.visit_is_news(soon, Some("1.1"), None, None),
+            "new version"
+        );
+        assert!(
+            customer.visit_is_news(soon, None, None, Some("17.0")),
+            "first platform version"
+        );
+        assert!(
+            customer.visit_is_news(UnixMillis(seen.0 - 1), None, None, None),
+            "clock moved back"
+        );
+        let unseen = Customer {
+            last_seen_at: None,
+            ..customer
+        };
+        assert!(unseen.visit_is_news(seen, None, None, None), "never seen");
+    }
+
     use super::*;
 
     #[test]

@@ -227,6 +227,9 @@ pub fn is_refunded<'a>(events: impl IntoIterator<Item = &'a LifecycleEvent>) -> 
         .is_some_and(|e| e.kind == LifecycleKind::Refunded)
 }
 
+/// Largest exchange rate accepted: larger ones would turn amounts into infinite dollars.
+pub const MAX_USD_RATE: f64 = 1e9;
+
 /// Exchange rates into US dollars: what one unit of each currency is worth in USD.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsdRates {
@@ -247,9 +250,9 @@ impl UsdRates {
                 .trim()
                 .parse()
                 .map_err(|_| format!("{item:?} has no numeric rate"))?;
-            if !valid_code || !rate.is_finite() || rate <= 0.0 {
+            if !valid_code || !rate.is_finite() || rate <= 0.0 || rate > MAX_USD_RATE {
                 return Err(format!(
-                    "{item:?} needs an ISO 4217 code and a positive rate"
+                    "{item:?} needs an ISO 4217 code and a positive rate of at most {MAX_USD_RATE}"
                 ));
             }
             rates.insert(code.to_string(), rate);
@@ -290,5 +293,16 @@ mod tests {
         assert!(UsdRates::parse("eur=1").is_err());
         assert!(UsdRates::parse("EUR=-1").is_err());
         assert_eq!(UsdRates::parse("").unwrap(), UsdRates::default());
+    }
+
+    /// Found by `fuzz/fuzz_targets/config_values.rs`: a huge rate made every converted
+    /// amount infinite (sent as `null` in webhooks).
+    #[test]
+    fn huge_rates_are_refused() {
+        assert!(UsdRates::parse("EUR=01e308").is_err());
+        assert!(UsdRates::parse("EUR=1e10").is_err());
+        let rates = UsdRates::parse("BTC=1e9").unwrap();
+        let usd = rates.to_usd(&money(i64::MAX, "BTC")).unwrap();
+        assert!(usd.is_finite());
     }
 }

@@ -127,15 +127,15 @@ impl RateLimits {
             if amount <= 0 {
                 return Err(format!("{item:?}: the period must be positive"));
             }
+            let period_ms = amount
+                .checked_mul(unit)
+                .ok_or_else(|| format!("{item:?}: the period is too long"))?;
             let slot = limits
                 .rates
                 .iter_mut()
                 .find(|(d, _)| *d == domain)
                 .ok_or_else(|| format!("{name:?} has no rate"))?;
-            slot.1 = Rate {
-                limit,
-                period_ms: amount * unit,
-            };
+            slot.1 = Rate { limit, period_ms };
         }
         Ok(limits)
     }
@@ -222,5 +222,20 @@ mod tests {
         assert_eq!(rate.window_start(UnixMillis(2_345)), 2_000);
         assert_eq!(rate.wait_ms(UnixMillis(2_345)), 655);
         assert_eq!(rate.window_start(UnixMillis(3_000)), 3_000);
+    }
+
+    /// Found by `fuzz/fuzz_targets/config_values.rs`: the window overflowed (a panic at
+    /// startup in debug builds, a negative window in release).
+    #[test]
+    fn windows_too_long_are_refused() {
+        assert!(RateLimits::parse("sdk=922/+922337203685477m").is_err());
+        assert!(RateLimits::parse("sdk=1/9223372036854775807h").is_err());
+        assert_eq!(
+            RateLimits::parse("sdk=1/2562047h")
+                .unwrap()
+                .rate(Domain::Sdk)
+                .period_ms,
+            2_562_047 * 3_600_000
+        );
     }
 }

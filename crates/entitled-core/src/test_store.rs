@@ -18,8 +18,14 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     days_from_civil(next.0, next.1, 1) - days_from_civil(year, month, 1)
 }
 
+/// Largest number of years, of months and of days (a week counts 7) [`add_period`] accepts:
+/// ten thousand years in days, far more than any store period, small enough that the
+/// calendar arithmetic cannot overflow.
+const MAX_PERIOD_AMOUNT: i64 = 10_000 * 366;
+
 /// `at` plus an ISO 8601 period of years, months, weeks and days, on the UTC calendar:
-/// a month after January 31 is the last day of February. `None` for a malformed period.
+/// a month after January 31 is the last day of February. `None` for a malformed period, an
+/// amount above [`MAX_PERIOD_AMOUNT`], or a result beyond the range of [`UnixMillis`].
 pub fn add_period(at: UnixMillis, period: &str) -> Option<UnixMillis> {
     let body = period.strip_prefix('P')?;
     let (mut years, mut months, mut days) = (0i64, 0i64, 0i64);
@@ -29,7 +35,7 @@ pub fn add_period(at: UnixMillis, period: &str) -> Option<UnixMillis> {
             digits.push(c);
             continue;
         }
-        let n: i64 = digits.parse().ok()?;
+        let n: i64 = digits.parse().ok().filter(|n| *n <= MAX_PERIOD_AMOUNT)?;
         digits.clear();
         match c {
             'Y' => years += n,
@@ -38,10 +44,15 @@ pub fn add_period(at: UnixMillis, period: &str) -> Option<UnixMillis> {
             'D' => days += n,
             _ => return None,
         }
+        if years.max(months).max(days) > MAX_PERIOD_AMOUNT {
+            return None;
+        }
     }
     if !digits.is_empty() {
         return None;
     }
+    // Days since 1970 of any `UnixMillis` fit a few hundred million years, so the calendar
+    // arithmetic below stays far inside i64; only the final milliseconds can overflow.
     let day_index = at.0.div_euclid(DAY_MS);
     let time_of_day = at.0.rem_euclid(DAY_MS);
     let (year, month, day) = civil_from_days(day_index);
@@ -49,7 +60,8 @@ pub fn add_period(at: UnixMillis, period: &str) -> Option<UnixMillis> {
     let (new_year, new_month) = (total_months.div_euclid(12), total_months.rem_euclid(12) + 1);
     let new_day = day.min(days_in_month(new_year, new_month));
     let shifted = days_from_civil(new_year, new_month, new_day) + days;
-    Some(UnixMillis(shifted * DAY_MS + time_of_day))
+    let millis = shifted.checked_mul(DAY_MS)?.checked_add(time_of_day)?;
+    Some(UnixMillis(millis))
 }
 
 /// Renewals the test store makes up to `now`: for each auto-renewing test-store subscription
@@ -159,6 +171,27 @@ mod tests {
         assert_eq!(add_period(at(2026, 1, 1), "P1Y6M"), Some(at(2027, 7, 1)));
         assert_eq!(add_period(at(2026, 1, 1), "1M"), None);
         assert_eq!(add_period(at(2026, 1, 1), "P1H"), None);
+    }
+
+    /// Found by `fuzz/fuzz_targets/periods.rs`: these overflowed (a panic in debug builds, a
+    /// date in the past in release) — a v1 promotional grant adds its period to the client's
+    /// `start_time_ms`.
+    #[test]
+    fn periods_past_the_end_of_time_are_none_not_an_overflow() {
+        assert_eq!(add_period(UnixMillis(i64::MAX), "P1Y"), None);
+        assert_eq!(add_period(UnixMillis(i64::MAX - DAY_MS + 1), "P1D"), None);
+        assert_eq!(
+            add_period(UnixMillis(i64::MAX - DAY_MS), "P1D"),
+            Some(UnixMillis(i64::MAX))
+        );
+        assert_eq!(add_period(UnixMillis(0), "P9223372036854775807W"), None);
+        assert_eq!(add_period(UnixMillis(0), "P1317624576693539401W"), None);
+        assert_eq!(
+            add_period(UnixMillis(0), &format!("P{}", "3000000Y".repeat(4))),
+            None
+        );
+        assert!(add_period(UnixMillis(i64::MIN), "P1Y").is_some());
+        assert_eq!(add_period(at(2026, 1, 1), "P9999Y"), Some(at(12025, 1, 1)));
     }
 
     fn purchase(original: &str, bought: UnixMillis, expires: UnixMillis) -> StoreTransaction {

@@ -77,6 +77,12 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     let value = header
         .to_str()
         .map_err(|_| unauthenticated("Malformed Authorization header"))?;
+    parse_bearer(value)
+}
+
+/// The key in the value of an `Authorization` header (`Bearer <key>`, scheme in any case),
+/// trimmed; 401 when the value is not of that form.
+pub fn parse_bearer(value: &str) -> Result<&str, ApiError> {
     let (scheme, token) = value.split_once(' ').ok_or_else(|| {
         unauthenticated("Malformed Authorization header: expected Bearer <API key>")
     })?;

@@ -244,7 +244,7 @@ pub struct V1ErrorBody {
 pub const ERROR_DOCS_PATH: &str = "/docs/errors";
 
 /// Whether `path` belongs to the v1 (SDK) dialect of errors.
-fn speaks_v1(path: &str) -> bool {
+pub(crate) fn speaks_v1(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/v1" || path.starts_with("/rcbilling/")
 }
 

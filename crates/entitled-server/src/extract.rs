@@ -93,8 +93,10 @@ fn param_of(path: &str, message: &str) -> Option<String> {
     let named = ["missing field `", "unknown field `"]
         .iter()
         .find_map(|marker| message.split(marker).nth(1))
-        .and_then(|rest| rest.split('`').next());
-    let parent = (path != ".").then_some(path);
+        .and_then(|rest| rest.split('`').next())
+        .filter(|field| !field.is_empty());
+    // An unknown field named `""` gives an empty path: there is no name to report then.
+    let parent = (path != "." && !path.is_empty()).then_some(path);
     match (parent, named) {
         (Some(parent), Some(field)) if parent.rsplit('.').next() == Some(field) => {
             Some(parent.to_string())
@@ -126,19 +128,21 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer)
-            .map(ApiQuery)
-            .map_err(|err| {
-                let message = describe(&err.inner().to_string());
-                match param_of(&err.path().to_string(), &message) {
-                    Some(param) => ApiError::parameter(param, message),
-                    None => ApiError::new(ErrorKind::InvalidRequest, message),
-                }
-            })
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
     }
+}
+
+/// Parses a query string (without the `?`) into `T`, with the same errors as [`parse_json`].
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let message = describe(&err.inner().to_string());
+        match param_of(&err.path().to_string(), &message) {
+            Some(param) => ApiError::parameter(param, message),
+            None => ApiError::new(ErrorKind::InvalidRequest, message),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -195,6 +199,18 @@ mod tests {
             (ErrorKind::InvalidRequest, None)
         );
         assert_eq!(param(""), (ErrorKind::InvalidRequest, None));
+    }
+
+    /// Found by `fuzz/fuzz_targets/json_bodies.rs`: an unknown field named `""` gave a
+    /// `parameter_error` whose `param` was empty.
+    #[test]
+    fn unknown_fields_without_a_name_name_no_param() {
+        assert_eq!(param(r#"{"": 1}"#), (ErrorKind::InvalidRequest, None));
+        let (_, nested) = param(r#"{"name":"a","inner":{"":1}}"#);
+        assert!(
+            nested.as_deref().is_none_or(|p| !p.is_empty()),
+            "{nested:?}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub struct ListParams {
     /// Return items created after the one with this id.
     pub starting_after: Option<String>,
     /// Page size, 1 to 1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -500,6 +500,17 @@ pub enum Recorded {
     Known(Box<StoreTransaction>),
 }
 
+/// A project as the sweep sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepTarget {
+    /// The project.
+    pub project_id: String,
+    /// How far its test clock is ahead of real time, in ms.
+    pub clock_offset_ms: i64,
+    /// How far (in project time) the sweep has looked; `None` before its first sweep.
+    pub swept_until: Option<UnixMillis>,
+}
+
 /// Purchase facts: store transactions, lifecycle events, and the test store's clock.
 #[async_trait]
 pub trait PurchaseStore: Send + Sync + 'static {
@@ -605,6 +616,18 @@ pub trait PurchaseStore: Send + Sync + 'static {
     async fn test_clock_offset(&self, project_id: &str) -> Result<i64, StorageError>;
     /// Moves the project's test-store clock forward; returns the new offset.
     async fn advance_test_clock(&self, project_id: &str, by_ms: i64) -> Result<i64, StorageError>;
+    /// Every project, with its test-clock offset and how far the sweep has looked.
+    async fn sweep_targets(&self) -> Result<Vec<SweepTarget>, StorageError>;
+    /// The transactions and lifecycle events of every purchase with something ending in
+    /// (`after`, `until`]: a subscription period, an extension or a grace period.
+    async fn facts_ending_between(
+        &self,
+        project_id: &str,
+        after: UnixMillis,
+        until: UnixMillis,
+    ) -> Result<(Vec<StoreTransaction>, Vec<LifecycleEvent>), StorageError>;
+    /// Notes that the sweep has looked up to `until`; it never moves back.
+    async fn mark_swept(&self, project_id: &str, until: UnixMillis) -> Result<(), StorageError>;
 }
 
 /// A delivery handed to a worker, with everything needed to attempt it.

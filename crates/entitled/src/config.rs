@@ -50,6 +50,9 @@ pub struct Config {
     /// Requests one node handles at once; more are shed with 503
     /// (`ENTITLED_MAX_CONCURRENT_REQUESTS`).
     pub max_concurrent_requests: usize,
+    /// How often the sweep settles what time alone changes (test-store renewals, EXPIRATION
+    /// events), in seconds (`ENTITLED_SWEEP_INTERVAL_SECS`; 0 turns it off).
+    pub sweep_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             rate_limit_store: String::new(),
             customer_lock_wait_ms: 0,
             max_concurrent_requests: 512,
+            sweep_interval_secs: 60,
         }
     }
 }
@@ -121,6 +125,7 @@ impl std::fmt::Debug for Config {
             )
             .field("customer_lock_wait_ms", &self.customer_lock_wait_ms)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("sweep_interval_secs", &self.sweep_interval_secs)
             .finish()
     }
 }
@@ -154,6 +159,8 @@ pub struct FlagOverrides {
     pub customer_lock_wait_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent_requests: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep_interval_secs: Option<u64>,
 }
 
 /// Loads the configuration from its four layers.
@@ -189,6 +196,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "rate_limit_store",
             "customer_lock_wait_ms",
             "max_concurrent_requests",
+            "sweep_interval_secs",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()

@@ -77,6 +77,10 @@ enum Command {
         /// [env: ENTITLED_MAX_CONCURRENT_REQUESTS]
         #[arg(long)]
         max_concurrent_requests: Option<usize>,
+        /// Seconds between sweeps for test-store renewals and EXPIRATION events (default 60;
+        /// 0 turns sweeping off) [env: ENTITLED_SWEEP_INTERVAL_SECS]
+        #[arg(long)]
+        sweep_interval_secs: Option<u64>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -110,8 +114,10 @@ fn main() -> ExitCode {
         rate_limit_store,
         customer_lock_wait_ms,
         max_concurrent_requests,
+        sweep_interval_secs,
     } = &cli.command
     {
+        flags.sweep_interval_secs = *sweep_interval_secs;
         flags.max_concurrent_requests = *max_concurrent_requests;
         flags.customer_lock_wait_ms = *customer_lock_wait_ms;
         flags.rate_limits = rate_limits.clone();

@@ -119,6 +119,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = HttpConfig {
         body_limit_bytes: config.body_limit_bytes,
     };
+    let sweep = (config.sweep_interval_secs > 0).then(|| {
+        entitled_server::sweep::spawn(
+            state.clone(),
+            Duration::from_secs(config.sweep_interval_secs),
+        )
+    });
     let router = app(state, &http);
     println!("entitled: listening on http://{address}");
     tracing::info!(%address, database = %redact_url(&config.database), "listening");
@@ -142,6 +148,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("serving HTTP")?;
     worker.abort();
     jobs.abort();
+    if let Some(sweep) = sweep {
+        sweep.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -11,6 +11,10 @@ use crate::jobs::csv::parse_line;
 pub const HEADER: &str =
     "app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms";
 
+/// The latest date a row may hold, 9999-12-31T23:59:59.999Z: CustomerInfo shows dates as
+/// RFC 3339, whose years have four digits, and periods are added to expiry dates.
+pub const LATEST_MS: i64 = 253_402_300_799_999;
+
 /// A row that cannot be imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -74,6 +78,9 @@ pub fn parse_row(
     if purchased_at > now.0 {
         return Err(error("purchased_at_ms is in the future".into()));
     }
+    if purchased_at < 0 {
+        return Err(error("purchased_at_ms must not be before 1970".into()));
+    }
     let expires_at = if expires.is_empty() {
         None
     } else {
@@ -82,6 +89,9 @@ pub fn parse_row(
             .map_err(|_| error("expires_at_ms must be milliseconds since 1970, or empty".into()))?;
         if value <= purchased_at {
             return Err(error("expires_at_ms must be after purchased_at_ms".into()));
+        }
+        if value > LATEST_MS {
+            return Err(error("expires_at_ms must be before the year 10000".into()));
         }
         Some(UnixMillis(value))
     };
@@ -150,6 +160,17 @@ mod tests {
             assert_eq!(err.line, 4, "{bad}");
         }
         assert!(check_header(&format!("{HEADER}\nrow")).is_ok());
+        // Found by `fuzz/fuzz_targets/csv_import.rs`: expiry dates past the year 9999 and
+        // purchases before 1970 were accepted.
+        for bad in [
+            "u2,test_store,pro,tx1,1000,5922337203685807000",
+            "u2,test_store,pro,tx1,1000,9223372036854775807",
+            "u2,test_store,pro,tx1,-5,1000",
+        ] {
+            assert!(parse_row(5, bad, &apps(), now).is_err(), "{bad}");
+        }
+        let latest = format!("u2,test_store,pro,tx1,1000,{LATEST_MS}");
+        assert!(parse_row(6, &latest, &apps(), now).is_ok());
         assert!(check_header("nope").is_err());
     }
 }

@@ -73,7 +73,8 @@ async fn entitlement_by_key(
         (status = 201, description = "CustomerInfo with the grant", body = Object),
         (status = 400, body = V1ErrorBody), (status = 401, body = V1ErrorBody),
         (status = 403, body = V1ErrorBody), (status = 404, body = V1ErrorBody),
-        (status = 422, body = V1ErrorBody)))]
+        (status = 422, body = V1ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody)))]
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,10 +101,15 @@ pub async fn grant(
                         ),
                     )
                 })?;
+            // The periods above are valid, so only a start near the end of time fails.
             period
                 .map(|p| {
-                    add_period(starts_at, p)
-                        .ok_or_else(|| ApiError::internal("period table is invalid"))
+                    add_period(starts_at, p).ok_or_else(|| {
+                        ApiError::parameter(
+                            "start_time_ms",
+                            "start_time_ms is too far in the future for this duration",
+                        )
+                    })
                 })
                 .transpose()?
         }
@@ -156,7 +162,8 @@ pub async fn grant(
     responses(
         (status = 200, description = "CustomerInfo without the grants", body = Object),
         (status = 401, body = V1ErrorBody), (status = 403, body = V1ErrorBody),
-        (status = 404, body = V1ErrorBody)))]
+        (status = 404, body = V1ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

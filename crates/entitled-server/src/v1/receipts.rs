@@ -56,8 +56,9 @@ fn unprocessable(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::Unprocessable, message)
 }
 
-/// Converts a decimal price (number or string) to integer micros, refusing what is not a price.
-fn price_micros(
+/// Converts a decimal price (number or string) to integer micros, refusing what is not a price;
+/// `None` unless both a price and a currency are given.
+pub fn price_micros(
     price: Option<&serde_json::Value>,
     currency: Option<&str>,
 ) -> Result<Option<Money>, ApiError> {
@@ -109,7 +110,8 @@ fn price_micros(
         (status = 200, description = "CustomerInfo with the purchase", body = Object),
         (status = 400, body = V1ErrorBody), (status = 401, body = V1ErrorBody),
         (status = 403, body = V1ErrorBody), (status = 409, body = V1ErrorBody),
-        (status = 422, body = V1ErrorBody)))]
+        (status = 422, body = V1ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody)))]
 pub async fn post_receipt(
     State(state): State<AppState>,
     caller: Caller,

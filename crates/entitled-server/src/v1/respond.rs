@@ -52,11 +52,20 @@ pub async fn touch(
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
     let client = ClientInfo::from_headers(headers);
+    let now = state.now();
+    if !customer.visit_is_news(
+        now,
+        client.app_version.as_deref(),
+        client.platform.as_deref(),
+        client.platform_version.as_deref(),
+    ) {
+        return Ok(());
+    }
     state
         .storage
         .touch_customer(
             &customer.key,
-            state.now(),
+            now,
             client.app_version.as_deref(),
             client.platform.as_deref(),
             client.platform_version.as_deref(),

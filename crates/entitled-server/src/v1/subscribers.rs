@@ -83,7 +83,8 @@ pub struct IdentifyBody {
     responses(
         (status = 200, description = "CustomerInfo of the existing customer", body = Object),
         (status = 201, description = "CustomerInfo; the new id was created", body = Object),
-        (status = 400, body = V1ErrorBody), (status = 401, body = V1ErrorBody)))]
+        (status = 400, body = V1ErrorBody), (status = 401, body = V1ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody)))]
 pub async fn identify(
     State(state): State<AppState>,
     caller: Caller,
@@ -170,6 +171,44 @@ pub struct AttributesBody {
     pub attributes: serde_json::Map<String, Value>,
 }
 
+/// One attribute of a v1 attributes body that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidAttribute {
+    /// The name: reserved `$…` or custom.
+    pub name: String,
+    /// The value; `None` removes the attribute.
+    pub value: Option<String>,
+    /// When the SDK says it set the value, ms since epoch.
+    pub updated_at_ms: Option<i64>,
+}
+
+/// Splits the attribute map of a v1 attributes body into the valid attributes and one
+/// `{"key_name", "message"}` error per invalid one.
+pub fn check_attributes(
+    attributes: serde_json::Map<String, Value>,
+) -> (Vec<ValidAttribute>, Vec<Value>) {
+    let mut valid = Vec::new();
+    let mut errors = Vec::new();
+    for (name, raw) in attributes {
+        let update: AttributeUpdate = match serde_json::from_value(raw) {
+            Ok(update) => update,
+            Err(_) => {
+                errors.push(json!({"key_name": name, "message": "must be {\"value\": string or null, \"updated_at_ms\": integer}"}));
+                continue;
+            }
+        };
+        match attribute(&name, update.value.as_deref(), "attributes") {
+            Ok(()) => valid.push(ValidAttribute {
+                name,
+                value: update.value,
+                updated_at_ms: update.updated_at_ms,
+            }),
+            Err(err) => errors.push(json!({"key_name": name, "message": err.message})),
+        }
+    }
+    (valid, errors)
+}
+
 /// Sets subscriber attributes. Valid ones are saved; invalid ones are reported one by one
 /// (400, code 7263, `attribute_errors`), as RevenueCat does.
 #[utoipa::path(post, path = "/v1/subscribers/{app_user_id}/attributes", tag = "v1",
@@ -179,7 +218,8 @@ pub struct AttributesBody {
     responses(
         (status = 200, description = "Saved", body = Object),
         (status = 400, description = "Some attributes were invalid", body = Object),
-        (status = 401, body = V1ErrorBody)))]
+        (status = 401, body = V1ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody)))]
 pub async fn set_attributes(
     State(state): State<AppState>,
     caller: Caller,
@@ -190,30 +230,16 @@ pub async fn set_attributes(
     let project_id = caller.project_id();
     let (customer, _) = find_or_create(&state, project_id, &app_user_id, state.now()).await?;
     let _lock = lock_customers(&state, &[&customer.key]).await?;
-    let mut valid = Vec::new();
-    let mut errors = Vec::new();
-    for (name, raw) in body.attributes {
-        let update: AttributeUpdate = match serde_json::from_value(raw) {
-            Ok(update) => update,
-            Err(_) => {
-                errors.push(json!({"key_name": name, "message": "must be {\"value\": string or null, \"updated_at_ms\": integer}"}));
-                continue;
-            }
-        };
-        match attribute(&name, update.value.as_deref(), "attributes") {
-            Ok(()) => valid.push((name, update.value, update.updated_at_ms)),
-            Err(err) => errors.push(json!({"key_name": name, "message": err.message})),
-        }
-    }
+    let (valid, errors) = check_attributes(body.attributes);
     let now = state.now();
     let updates: Vec<(String, Option<String>)> = valid
         .iter()
-        .map(|(name, value, _)| (name.clone(), value.clone()))
+        .map(|a| (a.name.clone(), a.value.clone()))
         .collect();
     if !updates.is_empty() {
         let stamped = valid
             .iter()
-            .filter_map(|(_, _, at)| *at)
+            .filter_map(|a| a.updated_at_ms)
             .max()
             .map_or(now, |at| UnixMillis(at.min(now.0)));
         state
@@ -242,7 +268,8 @@ pub async fn set_attributes(
     responses(
         (status = 200, description = "Deleted", body = Object),
         (status = 401, body = V1ErrorBody), (status = 403, body = V1ErrorBody),
-        (status = 404, body = V1ErrorBody)))]
+        (status = 404, body = V1ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody)))]
 pub async fn delete_subscriber(
     State(state): State<AppState>,
     caller: Caller,

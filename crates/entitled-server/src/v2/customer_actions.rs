@@ -71,7 +71,8 @@ pub struct TransferView {
     responses(
         (status = 201, description = "The customer, with the grant", body = CustomerView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = ErrorBody)))]
 pub async fn grant_entitlement(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,7 +119,8 @@ pub async fn grant_entitlement(
     responses(
         (status = 200, description = "The customer, without the grant", body = CustomerView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = ErrorBody)))]
 pub async fn revoke_granted_entitlement(
     State(state): State<AppState>,
     caller: Caller,
@@ -165,7 +167,8 @@ pub async fn revoke_granted_entitlement(
     responses(
         (status = 200, description = "Assigned (no body)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = ErrorBody)))]
 pub async fn assign_offering(
     State(state): State<AppState>,
     caller: Caller,
@@ -197,7 +200,8 @@ pub async fn assign_offering(
     responses(
         (status = 200, description = "Both customers afterwards", body = TransferView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = ErrorBody)))]
 pub async fn transfer(
     State(state): State<AppState>,
     caller: Caller,

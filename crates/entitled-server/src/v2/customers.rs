@@ -170,6 +170,7 @@ pub struct CustomerListParams {
     /// Return customers created after the one with this id.
     pub starting_after: Option<String>,
     /// Page size, 1 to 1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -182,6 +183,7 @@ pub struct HistoryParams {
     /// Return items after the one with this id.
     pub starting_after: Option<String>,
     /// Page size, 1 to 1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -207,8 +209,9 @@ pub(crate) async fn resolve(
         .ok_or_else(|| ApiError::not_found("Customer"))
 }
 
-/// Validates attribute inputs; `param` is the body field they came in.
-fn validated_attributes(
+/// Validates attribute inputs (at most 50, each by [`attribute`]); `param` is the body field
+/// they came in.
+pub fn validated_attributes(
     inputs: Vec<AttributeInput>,
     param: &str,
 ) -> Result<Vec<(String, Option<String>)>, ApiError> {
@@ -408,7 +411,8 @@ pub async fn get_customer(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = ErrorBody)))]
 pub async fn delete_customer(
     State(state): State<AppState>,
     caller: Caller,
@@ -492,7 +496,8 @@ pub async fn list_attributes(
     responses(
         (status = 200, description = "The customer's attributes", body = ListBody<AttributeView>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = ErrorBody)))]
 pub async fn set_attributes(
     State(state): State<AppState>,
     caller: Caller,

@@ -87,6 +87,7 @@ pub async fn get_job(
 #[serde(deny_unknown_fields)]
 pub struct ExportBody {
     /// `csv` (a row per transaction) or `ndjson` (a line per customer).
+    #[schema(pattern = "^(csv|ndjson)$")]
     pub format: String,
     /// Only customers first seen from (ms since epoch).
     pub from_ms: Option<i64>,
@@ -99,6 +100,7 @@ pub struct ExportBody {
 #[serde(deny_unknown_fields)]
 pub struct ImportBody {
     /// `csv`; signed App Store transactions and Play tokens need their store adapters.
+    #[schema(pattern = "^csv$")]
     pub format: String,
     /// The rows, under the header `app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms`.
     pub data: String,

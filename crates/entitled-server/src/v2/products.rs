@@ -114,6 +114,9 @@ pub struct CreateProductBody {
     pub app_id: String,
     /// `subscription`, `one_time`, `consumable`, `non_consumable` or `non_renewing_subscription`.
     #[serde(rename = "type")]
+    #[schema(
+        pattern = "^(subscription|one_time|consumable|non_consumable|non_renewing_subscription)$"
+    )]
     pub product_type: String,
     /// A name for people.
     pub display_name: Option<String>,
@@ -145,6 +148,7 @@ pub struct ProductListParams {
     /// Return products created after the one with this id.
     pub starting_after: Option<String>,
     /// Page size, 1 to 1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

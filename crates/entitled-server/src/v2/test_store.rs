@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use entitled_core::engine::subscription_of;
-use entitled_core::events::{event_for_lifecycle, event_for_transaction, expirations_due};
+use entitled_core::events::{event_for_lifecycle, event_for_transaction};
 use entitled_core::purchases::{
     LifecycleEvent, LifecycleKind, PeriodType, Store, StoreTransaction, is_refunded,
 };
-use entitled_core::test_store::{add_period, renewals_due};
+use entitled_core::test_store::add_period;
 use entitled_core::{IdKind, Scope, UnixMillis, new_id};
 use entitled_storage::PageRequest;
 use serde::{Deserialize, Serialize};
@@ -81,8 +81,16 @@ fn forbidden(message: &str) -> ApiError {
     ApiError::new(ErrorKind::Unprocessable, message)
 }
 
-/// Billing periods of the project's products, by store identifier.
-async fn periods(state: &AppState, project_id: &str) -> Result<BTreeMap<String, String>, ApiError> {
+/// 422 for a purchase whose period would end past the range of time (imported dates).
+fn out_of_time() -> ApiError {
+    forbidden("The purchase's period would end too far in the future")
+}
+
+/// Each product's billing period by store identifier (`P1M` where a product names none).
+pub(crate) async fn periods(
+    state: &AppState,
+    project_id: &str,
+) -> Result<BTreeMap<String, String>, ApiError> {
     let all = PageRequest {
         starting_after: None,
         limit: MAX_LIMIT,
@@ -136,7 +144,8 @@ async fn purchase_facts(
         (status = 200, description = "The purchase after the action", body = TestTransactionView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, body = ErrorBody),
+        (status = 423, description = "Another request is changing this customer", body = ErrorBody)))]
 pub async fn act(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,8 +196,7 @@ pub async fn act(
                 .get(&found.product_id)
                 .map_or(DEFAULT_TEST_PERIOD, String::as_str);
             let starts = current.expires_date.filter(|e| *e > now).unwrap_or(now);
-            let ends =
-                add_period(starts, period).ok_or_else(|| ApiError::internal("invalid period"))?;
+            let ends = add_period(starts, period).ok_or_else(out_of_time)?;
             let renewal = StoreTransaction {
                 id: new_id(IdKind::Transaction),
                 store_transaction_id: format!("{original}.renewal.{}", group.len()),
@@ -266,8 +274,7 @@ pub async fn act(
             let period = product_periods
                 .get(&found.product_id)
                 .map_or(DEFAULT_TEST_PERIOD, String::as_str);
-            let expires_at =
-                add_period(ends, period).ok_or_else(|| ApiError::internal("invalid period"))?;
+            let expires_at = add_period(ends, period).ok_or_else(out_of_time)?;
             pending.push(event(LifecycleKind::Extended { expires_at }));
         }
         "pause" => {
@@ -284,8 +291,7 @@ pub async fn act(
             let period = product_periods
                 .get(&found.product_id)
                 .map_or(DEFAULT_TEST_PERIOD, String::as_str);
-            let resumes_at =
-                add_period(ends, period).ok_or_else(|| ApiError::internal("invalid period"))?;
+            let resumes_at = add_period(ends, period).ok_or_else(out_of_time)?;
             pending.push(event(LifecycleKind::Paused { resumes_at }));
         }
         "reverse_refund" => {
@@ -395,56 +401,11 @@ pub async fn advance_clock(
         .storage
         .store_facts(&project_id, Store::TestStore)
         .await?;
-    let product_periods = periods(&state, &project_id).await?;
-    let due = renewals_due(&transactions, &events, &product_periods, now, || {
-        new_id(IdKind::Transaction)
-    });
-    let mut renewals = 0;
-    let mut known = transactions.clone();
-    for renewal in due {
-        let derived = event_for_transaction(&renewal, &known);
-        let outbox = emit::for_customer(
-            &state,
-            &project_id,
-            &renewal.customer_key,
-            Some(&renewal.app_id),
-            &[derived],
-            None,
-        )
-        .await?;
-        renewals += state
-            .storage
-            .record_transactions(
-                &project_id,
-                std::slice::from_ref(&renewal),
-                &outbox,
-                state.now(),
-            )
-            .await?;
-        known.push(renewal);
-    }
-    for expiration in expirations_due(&known, &events, now) {
-        let Some(owner) = known
-            .iter()
-            .find(|t| t.original_transaction_id == expiration.original_transaction_id)
-        else {
-            continue;
-        };
-        let outbox = emit::for_customer(
-            &state,
-            &project_id,
-            &owner.customer_key,
-            Some(&owner.app_id),
-            std::slice::from_ref(&expiration),
-            None,
-        )
-        .await?;
-        state.storage.record_events(&outbox, state.now()).await?;
-    }
+    let settled = crate::sweep::settle(&state, &project_id, transactions, &events, now).await?;
     Ok(Json(ClockView {
         object: "test_store.clock",
         offset_ms: offset,
         now_ms: now.0,
-        renewals,
+        renewals: settled.renewals,
     }))
 }

@@ -148,14 +148,17 @@ pub struct SigningSecretView {
     pub signing_secret: String,
 }
 
-fn validate_url(url: &str) -> Result<String, ApiError> {
+/// Checks a webhook integration's `url`: an `http://` or `https://` URL of at most 5000 bytes.
+pub fn validate_url(url: &str) -> Result<String, ApiError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
+    // The delivery worker's HTTP client must be able to post to it, too.
     let valid = url.len() <= 5000
         && rest.is_some_and(|r| {
             !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace)
-        });
+        })
+        && reqwest::Url::parse(url).is_ok_and(|parsed| parsed.host().is_some());
     if valid {
         Ok(url.to_string())
     } else {
@@ -164,6 +167,18 @@ fn validate_url(url: &str) -> Result<String, ApiError> {
             "url must be an http:// or https:// URL",
         ))
     }
+}
+
+/// Checks a webhook integration's `authorization_header`: at most 5000 bytes without control
+/// characters (line breaks included), so that it can be sent as a header.
+pub fn validate_authorization_header(value: &str) -> Result<(), ApiError> {
+    if value.len() > 5000 || value.contains(char::is_control) {
+        return Err(ApiError::parameter(
+            "authorization_header",
+            "authorization_header must be one line of at most 5000 characters, without control characters",
+        ));
+    }
+    Ok(())
 }
 
 fn parse_environment(value: &str) -> Result<Environment, ApiError> {
@@ -190,14 +205,8 @@ async fn apply(
         integration.url = validate_url(&url)?;
     }
     if let Some(header) = body.authorization_header {
-        if header
-            .as_ref()
-            .is_some_and(|h| h.len() > 5000 || h.contains(['\r', '\n']))
-        {
-            return Err(ApiError::parameter(
-                "authorization_header",
-                "authorization_header must be one line of at most 5000 characters",
-            ));
+        if let Some(value) = &header {
+            validate_authorization_header(value)?;
         }
         integration.authorization_header = header;
     }
@@ -586,4 +595,24 @@ pub async fn redeliver(
         Json(view),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `fuzz/fuzz_targets/webhook_config.rs`: these were accepted, but no delivery
+    /// could ever be made with them.
+    #[test]
+    fn urls_and_headers_the_worker_cannot_send_are_refused() {
+        assert!(validate_authorization_header("Bearer abc").is_ok());
+        assert!(validate_authorization_header("\u{5}]").is_err());
+        assert!(validate_authorization_header("Bearer a\u{7f}").is_err());
+        assert!(validate_authorization_header("a\r\nInjected: 1").is_err());
+        assert!(validate_url("https://example.com/hook?x=1").is_ok());
+        assert!(validate_url("http://127.0.0.1:8080/").is_ok());
+        assert!(validate_url("http://example.com:99999/").is_err());
+        assert!(validate_url("http://[").is_err());
+        assert!(validate_url("https:///path").is_err());
+    }
 }

@@ -527,6 +527,19 @@ macro_rules! transaction_columns {
 }
 pub(crate) use transaction_columns;
 
+/// The purchases ($1 project) with a subscription period, an extension or a grace period
+/// ending in ($2, $3], as a condition on `store, original_transaction_id`.
+macro_rules! ending_between {
+    () => {
+        "(store, original_transaction_id) IN ( \
+         SELECT store, original_transaction_id FROM store_transactions \
+         WHERE project_id = $1 AND expires_at > $2 AND expires_at <= $3 \
+         UNION SELECT store, original_transaction_id FROM lifecycle_events \
+         WHERE project_id = $1 AND until_at > $2 AND until_at <= $3)"
+    };
+}
+pub(crate) use ending_between;
+
 pub(crate) fn transaction_from_row<R: RowExt>(
     row: &R,
 ) -> Result<entitled_core::purchases::StoreTransaction, StorageError> {

@@ -179,10 +179,14 @@ macro_rules! impl_purchase_store {
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::purchases::LifecycleEvent>, $crate::StorageError> {
                 let rows = sqlx::query(
+                    // Driven from the customer's transactions, so each read looks up their
+                    // purchases' events by index (an EXISTS here scanned every event of the
+                    // project: a read's cost grew with the project, see bench/README.md).
                     "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
-                     FROM lifecycle_events e WHERE e.project_id = $1 AND EXISTS ( \
-                       SELECT 1 FROM store_transactions t WHERE t.customer_key = $2 \
-                       AND t.store = e.store AND t.original_transaction_id = e.original_transaction_id) \
+                     FROM lifecycle_events e WHERE e.project_id = $1 \
+                     AND (e.store, e.original_transaction_id) IN ( \
+                       SELECT t.store, t.original_transaction_id FROM store_transactions t \
+                       WHERE t.customer_key = $2) \
                      ORDER BY seq",
                 )
                 .bind(project_id)
@@ -408,6 +412,86 @@ macro_rules! impl_purchase_store {
                 .fetch_one(&self.pool)
                 .await?;
                 $crate::shared::RowExt::int(&row, "offset_ms")
+            }
+
+            async fn sweep_targets(&self) -> Result<Vec<$crate::SweepTarget>, $crate::StorageError> {
+                let rows = sqlx::query(
+                    "SELECT p.id AS project_id, COALESCE(c.offset_ms, 0) AS offset_ms, s.swept_until AS swept_until \
+                     FROM projects p LEFT JOIN test_clocks c ON c.project_id = p.id \
+                     LEFT JOIN sweeps s ON s.project_id = p.id ORDER BY p.id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        use $crate::shared::RowExt;
+                        Ok($crate::SweepTarget {
+                            project_id: row.text("project_id")?,
+                            clock_offset_ms: row.int("offset_ms")?,
+                            swept_until: row.opt_int("swept_until")?.map(entitled_core::UnixMillis),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn facts_ending_between(
+                &self,
+                project_id: &str,
+                after: entitled_core::UnixMillis,
+                until: entitled_core::UnixMillis,
+            ) -> Result<
+                (Vec<entitled_core::purchases::StoreTransaction>, Vec<entitled_core::purchases::LifecycleEvent>),
+                $crate::StorageError,
+            > {
+                let sql = concat!(
+                    "SELECT ", $crate::shared::transaction_columns!(),
+                    " FROM store_transactions WHERE project_id = $1 AND ",
+                    $crate::shared::ending_between!(), " ORDER BY seq"
+                );
+                let rows = sqlx::query(sql)
+                    .bind(project_id)
+                    .bind(after.0)
+                    .bind(until.0)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let transactions = rows
+                    .iter()
+                    .map($crate::shared::transaction_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sql = concat!(
+                    "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
+                     FROM lifecycle_events WHERE project_id = $1 AND ",
+                    $crate::shared::ending_between!(), " ORDER BY seq"
+                );
+                let rows = sqlx::query(sql)
+                    .bind(project_id)
+                    .bind(after.0)
+                    .bind(until.0)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let events = rows
+                    .iter()
+                    .map($crate::shared::lifecycle_event_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((transactions, events))
+            }
+
+            async fn mark_swept(
+                &self,
+                project_id: &str,
+                until: entitled_core::UnixMillis,
+            ) -> Result<(), $crate::StorageError> {
+                sqlx::query(
+                    "INSERT INTO sweeps (project_id, swept_until) VALUES ($1, $2) \
+                     ON CONFLICT (project_id) DO UPDATE SET swept_until = CASE \
+                     WHEN excluded.swept_until > sweeps.swept_until THEN excluded.swept_until \
+                     ELSE sweeps.swept_until END",
+                )
+                .bind(project_id)
+                .bind(until.0)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
         }
 

@@ -721,3 +721,97 @@ async fn a_pause_is_an_event_then_the_subscription_expires_and_resumes() {
         "SUBSCRIPTION_PAUSED"
     );
 }
+
+/// Events of one type for one customer among what the receiver saw.
+fn events_of(seen: &[(HeaderMap, Value)], kind: &str, user: &str) -> Vec<Value> {
+    seen.iter()
+        .map(|(_, body)| body["event"].clone())
+        .filter(|event| event["type"] == kind && event["app_user_id"] == user)
+        .collect()
+}
+
+/// With no request and no test-clock move, time alone renews a test-store subscription at
+/// its period end and expires a store subscription that lapsed, each announced once.
+async fn time_alone_renews_and_expires(db: Db) {
+    let mut flags = FAST.to_vec();
+    flags.extend(["--sweep-interval-secs", "1"]);
+    let Some(server) = TestServer::start_with(db, &flags).await else {
+        return;
+    };
+    let (url, receiver) = start_receiver(vec![], false).await;
+    integration(&server, &url).await;
+    crate::sdk::catalog(&server).await;
+    let (status, _, app) = send(server.secret(Method::POST, &server.project_path("/apps")).json(
+        &json!({"name": "iOS", "type": "app_store", "app_store": {"bundle_id": "com.example.sweep"}}),
+    ))
+    .await;
+    assert_eq!(status, 201, "{app}");
+
+    // Both periods end three seconds from now, after the server's first sweep.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (start, end) = (now - 86_400_000, now + 3_000);
+    let data = format!(
+        "app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms\n\
+         renewer,test_store,pro_monthly,sweep-renew,{start},{end}\n\
+         lapser,app_store,com.example.pro,sweep-lapse,{start},{end}\n"
+    );
+    let location =
+        crate::jobs::start(&server, "/imports", json!({"format": "csv", "data": data})).await;
+    let (job, _) = crate::jobs::await_job(&server, &location).await;
+    assert_eq!(job["result"]["imported"], 2, "{job}");
+
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = receiver.seen.lock().unwrap().clone();
+        if !events_of(&seen, "RENEWAL", "renewer").is_empty()
+            && !events_of(&seen, "EXPIRATION", "lapser").is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let renewal = events_of(&seen, "RENEWAL", "renewer");
+    let expiration = events_of(&seen, "EXPIRATION", "lapser");
+    assert_eq!(renewal.len(), 1, "{seen:?}");
+    assert_eq!(expiration.len(), 1, "{seen:?}");
+    assert_eq!(renewal[0]["purchased_at_ms"], end, "{renewal:?}");
+    assert!(
+        renewal[0]["expiration_at_ms"].as_i64() > Some(end),
+        "{renewal:?}"
+    );
+    assert_eq!(expiration[0]["store"], "APP_STORE");
+    assert_eq!(
+        expiration[0]["expiration_reason"], "UNSUBSCRIBE",
+        "{expiration:?}"
+    );
+    assert!(
+        events_of(&seen, "EXPIRATION", "renewer").is_empty(),
+        "a renewal, not a lapse"
+    );
+
+    // Later sweeps look at later windows only: nothing is announced twice.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let seen = receiver.seen.lock().unwrap().clone();
+    assert_eq!(events_of(&seen, "RENEWAL", "renewer").len(), 1);
+    assert_eq!(events_of(&seen, "EXPIRATION", "lapser").len(), 1);
+    let (_, _, info) =
+        send(server.with_key(Method::GET, "/v1/subscribers/renewer", &server.public_key)).await;
+    let expires = info["subscriber"]["subscriptions"]["pro_monthly"]["expires_date"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!expires.is_empty(), "{info}");
+}
+
+#[tokio::test]
+async fn time_alone_renews_and_expires_on_sqlite() {
+    time_alone_renews_and_expires(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn time_alone_renews_and_expires_on_postgres() {
+    time_alone_renews_and_expires(Db::Postgres).await;
+}
