@@ -17,6 +17,10 @@ impl UnixMillis {
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 
+/// The latest instant entitled accepts from outside, 9999-12-31T23:59:59.999Z: CustomerInfo
+/// shows dates as RFC 3339, whose years have four digits, and the SDKs parse them.
+pub const LATEST: UnixMillis = UnixMillis(253_402_300_799_999);
+
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };

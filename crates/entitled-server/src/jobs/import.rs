@@ -11,9 +11,8 @@ use crate::jobs::csv::parse_line;
 pub const HEADER: &str =
     "app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms";
 
-/// The latest date a row may hold, 9999-12-31T23:59:59.999Z: CustomerInfo shows dates as
-/// RFC 3339, whose years have four digits, and periods are added to expiry dates.
-pub const LATEST_MS: i64 = 253_402_300_799_999;
+/// The latest date a row may hold ([`entitled_core::time::LATEST`]).
+pub const LATEST_MS: i64 = entitled_core::time::LATEST.0;
 
 /// A row that cannot be imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use entitled_core::test_store::add_period;
+use entitled_core::time::LATEST;
 use entitled_core::{Entitlement, IdKind, PromotionalGrant, UnixMillis, new_id};
 use entitled_storage::PageRequest;
 use serde::Deserialize;
@@ -87,6 +88,12 @@ pub async fn grant(
     let entitlement = entitlement_by_key(&state, &project_id, &entitlement_key).await?;
     let now = project_now(&state, &project_id).await?;
     let starts_at = body.start_time_ms.map_or(now, UnixMillis);
+    if starts_at > LATEST {
+        return Err(ApiError::parameter(
+            "start_time_ms",
+            "start_time_ms must be before the year 10000",
+        ));
+    }
     let expires_at = match (&body.duration, body.end_time_ms) {
         (Some(name), None) => {
             let period = DURATIONS
@@ -104,14 +111,22 @@ pub async fn grant(
             // The periods above are valid, so only a start near the end of time fails.
             period
                 .map(|p| {
-                    add_period(starts_at, p).ok_or_else(|| {
-                        ApiError::parameter(
-                            "start_time_ms",
-                            "start_time_ms is too far in the future for this duration",
-                        )
-                    })
+                    add_period(starts_at, p)
+                        .filter(|ends| *ends <= LATEST)
+                        .ok_or_else(|| {
+                            ApiError::parameter(
+                                "start_time_ms",
+                                "start_time_ms is too far in the future for this duration",
+                            )
+                        })
                 })
                 .transpose()?
+        }
+        (None, Some(end)) if end > LATEST.0 => {
+            return Err(ApiError::parameter(
+                "end_time_ms",
+                "end_time_ms must be before the year 10000",
+            ));
         }
         (None, Some(end)) if end > starts_at.0 => Some(UnixMillis(end)),
         (None, Some(_)) => {

@@ -87,6 +87,12 @@ pub async fn grant_entitlement(
             "expires_at must be in the future",
         ));
     }
+    if body.expires_at > entitled_core::time::LATEST.0 {
+        return Err(ApiError::parameter(
+            "expires_at",
+            "expires_at must be before the year 10000",
+        ));
+    }
     let customer = resolve(&state, &project_id, &customer_id).await?;
     let _lock = lock_customers(&state, &[&customer.key]).await?;
     let entitlement = state

@@ -271,6 +271,11 @@ async fn grants_make_entitlements_active_until_revoked(server: &TestServer) {
             404,
         ),
         (json!({"entitlement_id": pro}), 400),
+        // Past the year 9999 no SDK could read the date.
+        (
+            json!({"entitlement_id": pro, "expires_at": 253_402_300_800_000i64}),
+            400,
+        ),
     ] {
         let (status, answer) = call(
             server,

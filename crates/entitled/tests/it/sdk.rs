@@ -601,6 +601,33 @@ async fn promotional_grants_and_deletion_need_a_secret_key(server: &TestServer) 
     )
     .await;
     assert_eq!(status, 422, "{body}");
+    // Dates past the year 9999 (which no SDK could read) are refused, naming the field.
+    let year_10000 = 253_402_300_800_000i64;
+    for (body, param) in [
+        (json!({"end_time_ms": year_10000}), "end_time_ms"),
+        (
+            json!({"duration": "weekly", "start_time_ms": year_10000}),
+            "start_time_ms",
+        ),
+        (
+            json!({"duration": "yearly", "start_time_ms": year_10000 - 86_400_000}),
+            "start_time_ms",
+        ),
+        (
+            json!({"duration": "lifetime", "start_time_ms": i64::MAX}),
+            "start_time_ms",
+        ),
+    ] {
+        let (status, _, refused) = send(server.secret(Method::POST, grant).json(&body)).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(param),
+            "{body}: {refused}"
+        );
+    }
     let (status, _, _) = send(
         server
             .secret(
