@@ -103,12 +103,21 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
     with_contract_layers(routes, state, config)
 }
 
+/// Holds each answer until the customer locks its handler took are released.
+async fn release_locks_before_answering(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    entitled_storage::releasing_locks(next.run(request)).await
+}
+
 /// Wraps routes in everything that makes them speak the contract.
 fn with_contract_layers(routes: Router<AppState>, state: AppState, config: &HttpConfig) -> Router {
     routes
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::route_not_found)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(middleware::from_fn(release_locks_before_answering))
         .layer(CatchPanicLayer::custom(meta::panic_to_error))
         .layer(middleware::from_fn_with_state(
             state.rate_limiter.clone(),

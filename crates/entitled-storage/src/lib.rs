@@ -27,7 +27,7 @@ use entitled_core::{
 };
 
 pub use error::StorageError;
-pub use locks::{CustomerLock, CustomerLocks};
+pub use locks::{CustomerLock, CustomerLocks, releasing_locks};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 

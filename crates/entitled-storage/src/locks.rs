@@ -29,6 +29,30 @@ impl Drop for CustomerLock {
     }
 }
 
+tokio::task_local! {
+    /// Database releases of locks dropped inside [`releasing_locks`], to wait for.
+    static RELEASES: Mutex<Vec<tokio::task::JoinHandle<()>>>;
+}
+
+/// Runs `work`, then waits until every customer lock it dropped is released in the database.
+/// A request's answer must not leave while its customer is still locked: the client's next
+/// request (on any node) would otherwise meet its own lock and get 423.
+pub async fn releasing_locks<F: std::future::Future>(work: F) -> F::Output {
+    RELEASES
+        .scope(Mutex::new(Vec::new()), async move {
+            let output = work.await;
+            let pending = RELEASES.with(|releases| {
+                std::mem::take(&mut *releases.lock().unwrap_or_else(|p| p.into_inner()))
+            });
+            for release in pending {
+                // A release that failed closed its connection, which released the lock too.
+                let _ = release.await;
+            }
+            output
+        })
+        .await
+}
+
 /// How long to sleep between tries while waiting for a lock.
 const RETRY_EVERY: Duration = Duration::from_millis(10);
 
@@ -90,7 +114,7 @@ impl CustomerLocks {
                 let key = key.to_string();
                 Ok(Some(CustomerLock {
                     release: Some(Box::new(move || {
-                        tokio::spawn(async move {
+                        let release = tokio::spawn(async move {
                             let mut connection = connection;
                             let released =
                                 sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
@@ -102,6 +126,13 @@ impl CustomerLocks {
                                 // pool still holding the lock: closing it releases the lock.
                                 let _ = connection.close().await;
                             }
+                        });
+                        // Outside a request (jobs, tests) nobody waits; the release still runs.
+                        let _ = RELEASES.try_with(|releases| {
+                            releases
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(release);
                         });
                     })),
                 }))

@@ -105,3 +105,25 @@ async fn two_nodes_on_postgresql_share_customer_locks() {
     let ok = statuses.iter().filter(|s| **s == 200).count();
     assert_eq!(purchases_of(&one, "shared").await, ok);
 }
+
+/// A client's changes one after another, alternating between two nodes, never meet the lock
+/// of the change before: an answer leaves only once its customer's lock is released.
+#[tokio::test]
+async fn sequential_changes_never_meet_their_own_lock() {
+    let Some(db) = TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let one = TestServer::start_on(&db.url, &[]).await;
+    let two = TestServer::start_on(&db.url, &[]).await;
+    crate::sdk::catalog(&one).await;
+    for i in 0..40 {
+        let node = if i % 2 == 0 { &one } else { &two };
+        let (status, _, body) = send(
+            node.with_key(Method::POST, "/v1/receipts", &one.public_key)
+                .json(&json!({"app_user_id": "steady", "fetch_token": format!("tok_steady_{i}"), "product_id": "lifetime"})),
+        )
+        .await;
+        assert_eq!(status, 200, "change {i}: {body}");
+    }
+    assert_eq!(purchases_of(&one, "steady").await, 40);
+}
