@@ -211,11 +211,7 @@ macro_rules! impl_purchase_store {
                     .bind(store.as_str())
                     .fetch_all(&self.pool)
                     .await?;
-                let transactions = rows
-                    .iter()
-                    .map($crate::shared::transaction_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let rows = sqlx::query(
+                let events = sqlx::query(
                     "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
                      FROM lifecycle_events WHERE project_id = $1 AND store = $2 ORDER BY seq",
                 )
@@ -223,11 +219,7 @@ macro_rules! impl_purchase_store {
                 .bind(store.as_str())
                 .fetch_all(&self.pool)
                 .await?;
-                let events = rows
-                    .iter()
-                    .map($crate::shared::lifecycle_event_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((transactions, events))
+                $crate::shared::facts_from_rows(&rows, &events)
             }
 
             async fn add_lifecycle_event(
@@ -454,26 +446,18 @@ macro_rules! impl_purchase_store {
                     .bind(until.0)
                     .fetch_all(&self.pool)
                     .await?;
-                let transactions = rows
-                    .iter()
-                    .map($crate::shared::transaction_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
                 let sql = concat!(
                     "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
                      FROM lifecycle_events WHERE project_id = $1 AND ",
                     $crate::shared::ending_between!(), " ORDER BY seq"
                 );
-                let rows = sqlx::query(sql)
+                let events = sqlx::query(sql)
                     .bind(project_id)
                     .bind(after.0)
                     .bind(until.0)
                     .fetch_all(&self.pool)
                     .await?;
-                let events = rows
-                    .iter()
-                    .map($crate::shared::lifecycle_event_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((transactions, events))
+                $crate::shared::facts_from_rows(&rows, &events)
             }
 
             async fn mark_swept(
