@@ -13,18 +13,10 @@ macro_rules! impl_webhook_store {
                 audit: &entitled_core::AuditEntry,
             ) -> Result<(), $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query(concat!("INSERT INTO webhook_integrations (",
+                let insert = sqlx::query(concat!("INSERT INTO webhook_integrations (",
                     $crate::shared::integration_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-                    .bind(&integration.id)
-                    .bind(&integration.project_id)
-                    .bind(&integration.name)
-                    .bind(&integration.url)
-                    .bind(&integration.authorization_header)
-                    .bind(integration.environment.map(|e| e.as_str()))
-                    .bind(integration.event_types.as_ref().map(|t| $crate::shared::json_ids(t)))
-                    .bind(&integration.app_id)
-                    .bind(&integration.signing_secret)
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"));
+                bind_integration(insert, integration)
                     .bind(integration.created_at.0)
                     .execute(&mut *tx)
                     .await?;
@@ -61,20 +53,12 @@ macro_rules! impl_webhook_store {
                 audit: &entitled_core::AuditEntry,
             ) -> Result<(), $crate::StorageError> {
                 let mut tx = self.begin_write().await?;
-                let updated = sqlx::query(
+                let update = sqlx::query(
                     "UPDATE webhook_integrations SET name = $3, url = $4, authorization_header = $5, \
                      environment = $6, event_types = $7, app_id = $8, signing_secret = $9 \
-                     WHERE project_id = $1 AND id = $2",
-                )
-                .bind(&integration.project_id)
-                .bind(&integration.id)
-                .bind(&integration.name)
-                .bind(&integration.url)
-                .bind(&integration.authorization_header)
-                .bind(integration.environment.map(|e| e.as_str()))
-                .bind(integration.event_types.as_ref().map(|t| $crate::shared::json_ids(t)))
-                .bind(&integration.app_id)
-                .bind(&integration.signing_secret)
+                     WHERE id = $1 AND project_id = $2",
+                );
+                let updated = bind_integration(update, integration)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -433,6 +417,23 @@ macro_rules! impl_webhook_store {
         }
 
         /// Writes events (known ids are skipped) and one delivery per matching integration.
+        /// Binds an integration's id, project and changeable fields as `$1`…`$9`.
+        fn bind_integration<'q>(
+            query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+            integration: &'q entitled_core::webhooks::WebhookIntegration,
+        ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
+            query
+                .bind(&integration.id)
+                .bind(&integration.project_id)
+                .bind(&integration.name)
+                .bind(&integration.url)
+                .bind(&integration.authorization_header)
+                .bind(integration.environment.map(|e| e.as_str()))
+                .bind(integration.event_types.as_ref().map(|t| $crate::shared::json_ids(t)))
+                .bind(&integration.app_id)
+                .bind(&integration.signing_secret)
+        }
+
         async fn insert_outbox(
             tx: &mut sqlx::Transaction<'_, Db>,
             events: &[entitled_core::webhooks::OutboxEvent],

@@ -84,14 +84,31 @@ async fn integration(server: &TestServer, url: &str) -> (String, String) {
     (id, secret["signing_secret"].as_str().unwrap().to_string())
 }
 
-async fn wait_for(receiver: &Receiver, count: usize) -> Vec<(HeaderMap, Value)> {
+/// A receiver that answers 200, registered with `server`; with the integration's id and
+/// signing secret.
+async fn listening(server: &TestServer) -> (Arc<Receiver>, String, String) {
+    let (url, receiver) = start_receiver(vec![], false).await;
+    let (id, secret) = integration(server, &url).await;
+    (receiver, id, secret)
+}
+
+/// Polls what the receiver saw until `done` holds of it (at most 10 s); returns it.
+async fn wait_until(
+    receiver: &Receiver,
+    done: impl Fn(&[(HeaderMap, Value)]) -> bool,
+) -> Vec<(HeaderMap, Value)> {
     for _ in 0..200 {
-        if receiver.seen.lock().unwrap().len() >= count {
-            break;
+        let seen = receiver.seen.lock().unwrap().clone();
+        if done(&seen) {
+            return seen;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     receiver.seen.lock().unwrap().clone()
+}
+
+async fn wait_for(receiver: &Receiver, count: usize) -> Vec<(HeaderMap, Value)> {
+    wait_until(receiver, |seen| seen.len() >= count).await
 }
 
 fn verify(secret: &str, headers: &HeaderMap, body: &Value) {
@@ -111,8 +128,7 @@ async fn the_story_arrives_in_order(db: Db) {
     let Some(server) = TestServer::start_with(db, FAST).await else {
         return;
     };
-    let (url, receiver) = start_receiver(vec![], false).await;
-    let (_, secret) = integration(&server, &url).await;
+    let (receiver, _, secret) = listening(&server).await;
     crate::sdk::catalog(&server).await;
     let buy = |user: &str| {
         server.with_key(Method::POST, "/v1/receipts", &server.public_key)
@@ -420,12 +436,7 @@ async fn a_crash_mid_delivery_loses_nothing_and_keeps_ids() {
             .json(&json!({"url": url})),
     )
     .await;
-    for _ in 0..200 {
-        if delivered_ids(&answering).len() >= queued.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&answering, queued.len()).await;
     let mut got = delivered_ids(&answering);
     got.sort();
     got.dedup();
@@ -449,15 +460,9 @@ async fn two_nodes_deliver_each_event_once() {
     ];
     let one = TestServer::start_on(&db.url, &fast).await;
     let two = TestServer::start_on(&db.url, &fast).await;
-    let (url, receiver) = start_receiver(vec![], false).await;
-    let (id, _) = integration(&one, &url).await;
+    let (receiver, id, _) = listening(&one).await;
     let queued = queue_tests(&one, &id, 20).await;
-    for _ in 0..200 {
-        if delivered_ids(&receiver).len() >= queued.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(&receiver, |seen| seen.len() >= queued.len()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = delivered_ids(&receiver);
     assert_eq!(
@@ -473,8 +478,7 @@ async fn promotional_grants_and_revocations_are_events() {
     let server = TestServer::start_with(Db::Sqlite, FAST)
         .await
         .expect("sqlite");
-    let (url, receiver) = start_receiver(vec![], false).await;
-    integration(&server, &url).await;
+    let (receiver, _, _) = listening(&server).await;
     crate::sdk::catalog(&server).await;
     let grant = "/v1/subscribers/yara/entitlements/pro/promotional";
     assert_eq!(
@@ -522,8 +526,7 @@ async fn redelivery_is_a_job_that_sends_a_range_again() {
     let server = TestServer::start_with(Db::Sqlite, FAST)
         .await
         .expect("sqlite");
-    let (url, receiver) = start_receiver(vec![], false).await;
-    let (id, _) = integration(&server, &url).await;
+    let (receiver, id, _) = listening(&server).await;
     let queued = queue_tests(&server, &id, 2).await;
     wait_for(&receiver, 2).await;
     let path = server.project_path(&format!("/integrations/webhooks/{id}/actions/redeliver"));
@@ -576,8 +579,7 @@ async fn prices_are_sent_in_the_purchase_currency_and_in_usd_where_a_rate_is_set
     let server = TestServer::start_with(Db::Sqlite, &args)
         .await
         .expect("sqlite");
-    let (url, receiver) = start_receiver(vec![], false).await;
-    integration(&server, &url).await;
+    let (receiver, _, _) = listening(&server).await;
     crate::sdk::catalog(&server).await;
     for (user, token, currency) in [("zoe", "tok_eur", "EUR"), ("zed", "tok_jpy", "JPY")] {
         let (status, _, _) = send(server.with_key(Method::POST, "/v1/receipts", &server.public_key).json(&json!({
@@ -606,8 +608,7 @@ async fn extensions_and_refund_reversals_are_events() {
     let server = TestServer::start_with(Db::Sqlite, FAST)
         .await
         .expect("sqlite");
-    let (url, receiver) = start_receiver(vec![], false).await;
-    integration(&server, &url).await;
+    let (receiver, _, _) = listening(&server).await;
     crate::sdk::catalog(&server).await;
     let act = |token: &str, action: &str| {
         server
@@ -664,8 +665,7 @@ async fn a_pause_is_an_event_then_the_subscription_expires_and_resumes() {
     let server = TestServer::start_with(Db::Sqlite, FAST)
         .await
         .expect("sqlite");
-    let (url, receiver) = start_receiver(vec![], false).await;
-    integration(&server, &url).await;
+    let (receiver, _, _) = listening(&server).await;
     crate::sdk::catalog(&server).await;
     send(
         server
@@ -738,8 +738,7 @@ async fn time_alone_renews_and_expires(db: Db) {
     let Some(server) = TestServer::start_with(db, &flags).await else {
         return;
     };
-    let (url, receiver) = start_receiver(vec![], false).await;
-    integration(&server, &url).await;
+    let (receiver, _, _) = listening(&server).await;
     crate::sdk::catalog(&server).await;
     let (status, _, app) = send(server.secret(Method::POST, &server.project_path("/apps")).json(
         &json!({"name": "iOS", "type": "app_store", "app_store": {"bundle_id": "com.example.sweep"}}),
@@ -763,16 +762,11 @@ async fn time_alone_renews_and_expires(db: Db) {
     let (job, _) = crate::jobs::await_job(&server, &location).await;
     assert_eq!(job["result"]["imported"], 2, "{job}");
 
-    let mut seen = Vec::new();
-    for _ in 0..200 {
-        seen = receiver.seen.lock().unwrap().clone();
-        if !events_of(&seen, "RENEWAL", "renewer").is_empty()
-            && !events_of(&seen, "EXPIRATION", "lapser").is_empty()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let seen = wait_until(&receiver, |seen| {
+        !events_of(seen, "RENEWAL", "renewer").is_empty()
+            && !events_of(seen, "EXPIRATION", "lapser").is_empty()
+    })
+    .await;
     let renewal = events_of(&seen, "RENEWAL", "renewer");
     let expiration = events_of(&seen, "EXPIRATION", "lapser");
     assert_eq!(renewal.len(), 1, "{seen:?}");
