@@ -20,6 +20,7 @@ pub mod subscribers;
 pub mod sweep;
 pub mod v1;
 pub mod v2;
+pub mod visits;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct AppState {
     pub lock_wait: Duration,
     /// The node's concurrency limit.
     pub shedder: Arc<shed::Shedder>,
+    /// Writes last-seen visits in groups.
+    pub visits: visits::VisitRecorder,
 }
 
 impl AppState {
@@ -172,11 +175,12 @@ mod tests {
             usd_rates: Arc::default(),
             rate_limiter: Arc::new(rate_limit::RateLimiter::new(
                 entitled_core::rate_limits::RateLimits::default(),
-                storage_for_limits,
+                storage_for_limits.clone(),
                 system_clock(),
             )),
             lock_wait: Duration::ZERO,
             shedder: Arc::new(shed::Shedder::new(64)),
+            visits: visits::VisitRecorder::spawn(storage_for_limits.clone()),
         };
         let (routes, _) = OpenApiRouter::new()
             .routes(routes!(explode))

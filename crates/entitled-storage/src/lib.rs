@@ -14,6 +14,7 @@ mod locks;
 mod postgres;
 mod shared;
 mod sqlite;
+mod sqlite_reader;
 
 use std::sync::Arc;
 
@@ -500,6 +501,21 @@ pub enum Recorded {
     Known(Box<StoreTransaction>),
 }
 
+/// An SDK's visit to a customer: when, and what the SDK reported about the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit {
+    /// The customer seen.
+    pub customer_key: String,
+    /// When.
+    pub seen_at: UnixMillis,
+    /// The app's version, when reported.
+    pub app_version: Option<String>,
+    /// `iOS`, `android`, …, when reported.
+    pub platform: Option<String>,
+    /// The platform's version, when reported.
+    pub platform_version: Option<String>,
+}
+
 /// A project as the sweep sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepTarget {
@@ -601,15 +617,9 @@ pub trait PurchaseStore: Send + Sync + 'static {
         into_key: &str,
         now: UnixMillis,
     ) -> Result<(), StorageError>;
-    /// Notes that an SDK saw the customer now, with what it reported.
-    async fn touch_customer(
-        &self,
-        customer_key: &str,
-        seen_at: UnixMillis,
-        app_version: Option<&str>,
-        platform: Option<&str>,
-        platform_version: Option<&str>,
-    ) -> Result<(), StorageError>;
+    /// Notes that SDKs saw these customers, with what they reported, in one write (a
+    /// customer's latest visit wins when the batch holds several).
+    async fn touch_customers(&self, visits: &[Visit]) -> Result<(), StorageError>;
     /// Which entitlements each product unlocks, for the engine.
     async fn catalog_view(&self, project_id: &str) -> Result<CatalogView, StorageError>;
     /// How far the project's test-store clock is ahead of real time, in ms.

@@ -78,6 +78,22 @@ macro_rules! ids_in_param2 {
     };
 }
 
+/// The visits of `touch_customers`, a JSON array bound as `$1`, as a table `v`.
+macro_rules! visits_in_param1 {
+    () => {
+        "jsonb_to_recordset($1::jsonb) AS v(customer_key text, seen_at bigint, \
+         app_version text, platform text, platform_version text)"
+    };
+}
+
+/// The rows a hot-path read selects (`$sql` with `[binds]`), each decoded by `$decode`.
+macro_rules! select_all {
+    ($storage:expr, $sql:expr, [$($bind:expr),* $(,)?], $decode:path) => {{
+        let rows = sqlx::query($sql)$(.bind($bind))*.fetch_all(&$storage.pool).await?;
+        rows.iter().map(|row| $decode(row)).collect::<Result<Vec<_>, $crate::StorageError>>()
+    }};
+}
+
 impl_row_ext!(sqlx::postgres::PgRow);
 impl_project_store!(PostgresStorage);
 impl_catalog_store!(PostgresStorage);

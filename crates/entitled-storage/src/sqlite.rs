@@ -20,6 +20,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// Synchronous read-only connections for hot reads; `None` for in-memory databases,
+    /// which other connections cannot open.
+    reader: Option<std::sync::Arc<crate::sqlite_reader::SqliteReader>>,
     locks: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
@@ -34,13 +37,23 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let reader = (!in_memory).then(|| {
+            std::sync::Arc::new(crate::sqlite_reader::SqliteReader::new(
+                options.get_filename().to_path_buf(),
+            ))
+        });
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
+            // A file connection does not go stale: skip the ping (a thread hand-off) that
+            // would precede every checkout.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Self {
             pool,
+            reader,
             locks: Default::default(),
         })
     }
@@ -79,6 +92,31 @@ macro_rules! claim_lock {
 macro_rules! ids_in_param2 {
     () => {
         "(SELECT value FROM json_each($2))"
+    };
+}
+
+/// The visits of `touch_customers`, a JSON array bound as `$1`, as a table `v`.
+macro_rules! visits_in_param1 {
+    () => {
+        "(SELECT value ->> 'customer_key' AS customer_key, value ->> 'seen_at' AS seen_at, \
+         value ->> 'app_version' AS app_version, value ->> 'platform' AS platform, \
+         value ->> 'platform_version' AS platform_version FROM json_each($1)) AS v"
+    };
+}
+
+/// The rows a hot-path read selects (`$sql` with `[binds]`), each decoded by `$decode`:
+/// synchronously through the read-only connections when there are some, else through sqlx.
+macro_rules! select_all {
+    ($storage:expr, $sql:expr, [$($bind:expr),* $(,)?], $decode:path) => {
+        match &$storage.reader {
+            Some(reader) => reader.with(|conn| {
+                $crate::sqlite_reader::select_all(conn, $sql, rusqlite::params![$($bind),*], |row| $decode(row))
+            }),
+            None => {
+                let rows = sqlx::query($sql)$(.bind($bind))*.fetch_all(&$storage.pool).await?;
+                rows.iter().map(|row| $decode(row)).collect::<Result<Vec<_>, $crate::StorageError>>()
+            }
+        }
     };
 }
 

@@ -7,7 +7,7 @@ use entitled_core::{
     Actor, ApiKey, App, AppType, AuditEntry, GeneratedKey, IdKind, KeyKind, Permissions, Project,
     UnixMillis, new_id,
 };
-use entitled_storage::{BootstrapSeed, PageRequest, Storage, StorageError};
+use entitled_storage::{BootstrapSeed, PageRequest, Storage, StorageError, Visit};
 use entitled_testkit::postgres::TestDatabase;
 
 /// A migrated storage under test, its URL, and whatever must live as long as it.
@@ -71,6 +71,7 @@ on_both_backends!(
     corrupt_rows_are_internal_errors,
     app_updates_keep_sealed_credentials_apart,
     mutations_and_their_audit_entries_commit_together,
+    a_batch_of_visits_keeps_each_customers_latest,
 );
 
 const T0: UnixMillis = UnixMillis(1_790_000_000_000);
@@ -514,4 +515,71 @@ async fn mutations_and_their_audit_entries_commit_together(subject: &Subject) {
     assert_eq!(log.items.len(), 1);
     assert_eq!(log.items[0].additional_data, serde_json::json!({"n": 1}));
     assert_eq!(log.items[0].actor, Actor::CommandLine);
+}
+
+fn customer(project: &Project, id: &str) -> entitled_core::Customer {
+    entitled_core::Customer {
+        key: new_id(IdKind::CustomerKey),
+        project_id: project.id.clone(),
+        id: id.to_string(),
+        first_seen_at: T0,
+        last_seen_at: Some(T0),
+        last_seen_app_version: Some("1.0".to_string()),
+        last_seen_country: None,
+        last_seen_platform: None,
+        last_seen_platform_version: None,
+        offering_id: None,
+    }
+}
+
+async fn a_batch_of_visits_keeps_each_customers_latest(subject: &Subject) {
+    let storage = &subject.storage;
+    let project = project("visits");
+    storage.create_project(&project).await.unwrap();
+    let (a, b, untouched) = (
+        customer(&project, "a"),
+        customer(&project, "b"),
+        customer(&project, "c"),
+    );
+    for c in [&a, &b, &untouched] {
+        storage.create_customer(c, &[]).await.unwrap();
+    }
+    let visit = |c: &entitled_core::Customer, at: i64, platform: Option<&str>| Visit {
+        customer_key: c.key.clone(),
+        seen_at: UnixMillis(T0.0 + at),
+        app_version: None,
+        platform: platform.map(str::to_string),
+        platform_version: Some(format!("v{at}")),
+    };
+    storage
+        .touch_customers(&[
+            visit(&a, 30, Some("iOS")),
+            visit(&b, 10, None),
+            // Arrives later in the batch but happened earlier: a's visit at 30 wins.
+            visit(&a, 20, Some("android")),
+        ])
+        .await
+        .unwrap();
+    storage.touch_customers(&[]).await.unwrap();
+    let seen = |id: &'static str| {
+        let storage = storage.clone();
+        let project_id = project.id.clone();
+        async move {
+            storage
+                .find_customer(&project_id, id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let a = seen("a").await;
+    assert_eq!(a.last_seen_at, Some(UnixMillis(T0.0 + 30)));
+    assert_eq!(a.last_seen_platform.as_deref(), Some("iOS"));
+    assert_eq!(a.last_seen_platform_version.as_deref(), Some("v30"));
+    // What a visit does not report stays as it was.
+    assert_eq!(a.last_seen_app_version.as_deref(), Some("1.0"));
+    let b = seen("b").await;
+    assert_eq!(b.last_seen_at, Some(UnixMillis(T0.0 + 10)));
+    assert_eq!(b.last_seen_platform, None);
+    assert_eq!(seen("c").await.last_seen_at, Some(T0));
 }

@@ -105,6 +105,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("ENTITLED_RATE_LIMIT_STORE: {e}"))?,
     );
     let state = AppState {
+        visits: entitled_server::visits::VisitRecorder::spawn(storage.clone()),
         storage,
         clock,
         drain: drain.clone(),

@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entitled_core::{Customer, KeyKind, UnixMillis};
-use entitled_storage::PageRequest;
+use entitled_storage::{PageRequest, Visit};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -62,14 +62,14 @@ pub async fn touch(
         return Ok(());
     }
     state
-        .storage
-        .touch_customer(
-            &customer.key,
-            now,
-            client.app_version.as_deref(),
-            client.platform.as_deref(),
-            client.platform_version.as_deref(),
-        )
+        .visits
+        .record(Visit {
+            customer_key: customer.key.clone(),
+            seen_at: now,
+            app_version: client.app_version,
+            platform: client.platform,
+            platform_version: client.platform_version,
+        })
         .await?;
     Ok(())
 }

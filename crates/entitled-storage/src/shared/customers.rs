@@ -63,12 +63,8 @@ macro_rules! impl_customer_store {
                     " FROM customers WHERE key = (SELECT customer_key FROM customer_aliases \
                      WHERE project_id = $1 AND alias = $2)"
                 );
-                let row = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(id_or_alias)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map($crate::shared::customer_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, id_or_alias], $crate::shared::customer_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn list_customers(
@@ -225,14 +221,9 @@ macro_rules! impl_customer_store {
                 &self,
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::PromotionalGrant>, $crate::StorageError> {
-                let rows = sqlx::query(
-                    "SELECT id, customer_key, entitlement_id, starts_at, expires_at, revoked_at \
-                     FROM promotional_grants WHERE customer_key = $1 ORDER BY seq",
-                )
-                .bind(customer_key)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map($crate::shared::grant_from_row).collect()
+                let sql = "SELECT id, customer_key, entitlement_id, starts_at, expires_at, revoked_at \
+                     FROM promotional_grants WHERE customer_key = $1 ORDER BY seq";
+                select_all!(self, sql, [customer_key], $crate::shared::grant_from_row)
             }
 
             async fn assign_offering(

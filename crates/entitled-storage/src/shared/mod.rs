@@ -188,6 +188,16 @@ macro_rules! customer_columns {
 }
 pub(crate) use customer_columns;
 
+/// A `(product, lookup_key)` pair of texts.
+pub(crate) fn text_pair_from_row<R: RowExt>(row: &R) -> Result<(String, String), StorageError> {
+    Ok((row.text("product")?, row.text("lookup_key")?))
+}
+
+/// A test clock's `offset_ms`.
+pub(crate) fn offset_from_row<R: RowExt>(row: &R) -> Result<i64, StorageError> {
+    row.int("offset_ms")
+}
+
 pub(crate) fn customer_from_row<R: RowExt>(
     row: &R,
 ) -> Result<entitled_core::Customer, StorageError> {

@@ -253,8 +253,7 @@ macro_rules! impl_project_store {
                 lookup: &str,
             ) -> Result<Vec<entitled_core::ApiKey>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::key_columns!(), " FROM api_keys WHERE lookup = $1");
-                let rows = sqlx::query(sql).bind(lookup).fetch_all(&self.pool).await?;
-                rows.iter().map($crate::shared::key_from_row).collect()
+                select_all!(self, sql, [lookup], $crate::shared::key_from_row)
             }
         }
 

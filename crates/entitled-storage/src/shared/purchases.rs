@@ -169,8 +169,7 @@ macro_rules! impl_purchase_store {
             ) -> Result<Vec<entitled_core::purchases::StoreTransaction>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
                     " FROM store_transactions WHERE customer_key = $1 ORDER BY seq");
-                let rows = sqlx::query(sql).bind(customer_key).fetch_all(&self.pool).await?;
-                rows.iter().map($crate::shared::transaction_from_row).collect()
+                select_all!(self, sql, [customer_key], $crate::shared::transaction_from_row)
             }
 
             async fn lifecycle_events_of(
@@ -178,7 +177,7 @@ macro_rules! impl_purchase_store {
                 project_id: &str,
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::purchases::LifecycleEvent>, $crate::StorageError> {
-                let rows = sqlx::query(
+                let sql =
                     // Driven from the customer's transactions, so each read looks up their
                     // purchases' events by index (an EXISTS here scanned every event of the
                     // project: a read's cost grew with the project, see bench/README.md).
@@ -187,13 +186,8 @@ macro_rules! impl_purchase_store {
                      AND (e.store, e.original_transaction_id) IN ( \
                        SELECT t.store, t.original_transaction_id FROM store_transactions t \
                        WHERE t.customer_key = $2) \
-                     ORDER BY seq",
-                )
-                .bind(project_id)
-                .bind(customer_key)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map($crate::shared::lifecycle_event_from_row).collect()
+                     ORDER BY seq";
+                select_all!(self, sql, [project_id, customer_key], $crate::shared::lifecycle_event_from_row)
             }
 
             async fn store_facts(
@@ -318,27 +312,39 @@ macro_rules! impl_purchase_store {
                 Ok(())
             }
 
-            async fn touch_customer(
-                &self,
-                customer_key: &str,
-                seen_at: entitled_core::UnixMillis,
-                app_version: Option<&str>,
-                platform: Option<&str>,
-                platform_version: Option<&str>,
-            ) -> Result<(), $crate::StorageError> {
-                sqlx::query(
-                    "UPDATE customers SET last_seen_at = $2, \
-                     last_seen_app_version = COALESCE($3, last_seen_app_version), \
-                     last_seen_platform = COALESCE($4, last_seen_platform), \
-                     last_seen_platform_version = COALESCE($5, last_seen_platform_version) WHERE key = $1",
-                )
-                .bind(customer_key)
-                .bind(seen_at.0)
-                .bind(app_version)
-                .bind(platform)
-                .bind(platform_version)
-                .execute(&self.pool)
-                .await?;
+            async fn touch_customers(&self, visits: &[$crate::Visit]) -> Result<(), $crate::StorageError> {
+                // The latest visit of each customer, as one JSON array: one statement for the
+                // whole batch, however many visits it holds.
+                let mut latest: std::collections::BTreeMap<&str, &$crate::Visit> = Default::default();
+                for visit in visits {
+                    let entry = latest.entry(visit.customer_key.as_str()).or_insert(visit);
+                    if visit.seen_at >= entry.seen_at {
+                        *entry = visit;
+                    }
+                }
+                if latest.is_empty() {
+                    return Ok(());
+                }
+                let rows: Vec<serde_json::Value> = latest
+                    .values()
+                    .map(|v| serde_json::json!({
+                        "customer_key": v.customer_key,
+                        "seen_at": v.seen_at.0,
+                        "app_version": v.app_version,
+                        "platform": v.platform,
+                        "platform_version": v.platform_version,
+                    }))
+                    .collect();
+                let sql = concat!(
+                    "UPDATE customers SET last_seen_at = v.seen_at, \
+                     last_seen_app_version = COALESCE(v.app_version, last_seen_app_version), \
+                     last_seen_platform = COALESCE(v.platform, last_seen_platform), \
+                     last_seen_platform_version = COALESCE(v.platform_version, last_seen_platform_version) \
+                     FROM ", visits_in_param1!(), " WHERE customers.key = v.customer_key");
+                sqlx::query(sql)
+                    .bind(serde_json::Value::Array(rows).to_string())
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 
@@ -347,46 +353,28 @@ macro_rules! impl_purchase_store {
                 project_id: &str,
             ) -> Result<entitled_core::engine::CatalogView, $crate::StorageError> {
                 let mut view = entitled_core::engine::CatalogView::default();
-                let rows = sqlx::query(
-                    "SELECT products.store_identifier AS product, entitlements.lookup_key AS lookup_key \
+                let sql = "SELECT products.store_identifier AS product, entitlements.lookup_key AS lookup_key \
                      FROM entitlement_products \
                      JOIN products ON products.id = entitlement_products.product_id \
                      JOIN entitlements ON entitlements.id = entitlement_products.entitlement_id \
-                     WHERE entitlements.project_id = $1 ORDER BY entitlement_products.seq",
-                )
-                .bind(project_id)
-                .fetch_all(&self.pool)
-                .await?;
-                for row in &rows {
-                    let product = $crate::shared::RowExt::text(row, "product")?;
-                    let lookup_key = $crate::shared::RowExt::text(row, "lookup_key")?;
+                     WHERE entitlements.project_id = $1 ORDER BY entitlement_products.seq";
+                let pairs = select_all!(self, sql, [project_id], $crate::shared::text_pair_from_row)?;
+                for (product, lookup_key) in pairs {
                     let keys = view.entitlements_by_product.entry(product).or_default();
                     if !keys.contains(&lookup_key) {
                         keys.push(lookup_key);
                     }
                 }
-                let rows = sqlx::query("SELECT id, lookup_key FROM entitlements WHERE project_id = $1")
-                    .bind(project_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                for row in &rows {
-                    view.lookup_keys.insert(
-                        $crate::shared::RowExt::text(row, "id")?,
-                        $crate::shared::RowExt::text(row, "lookup_key")?,
-                    );
-                }
+                let sql = "SELECT id AS product, lookup_key FROM entitlements WHERE project_id = $1";
+                let pairs = select_all!(self, sql, [project_id], $crate::shared::text_pair_from_row)?;
+                view.lookup_keys.extend(pairs);
                 Ok(view)
             }
 
             async fn test_clock_offset(&self, project_id: &str) -> Result<i64, $crate::StorageError> {
-                let row = sqlx::query("SELECT offset_ms FROM test_clocks WHERE project_id = $1")
-                    .bind(project_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                match row {
-                    Some(row) => $crate::shared::RowExt::int(&row, "offset_ms"),
-                    None => Ok(0),
-                }
+                let sql = "SELECT offset_ms FROM test_clocks WHERE project_id = $1";
+                let offsets = select_all!(self, sql, [project_id], $crate::shared::offset_from_row)?;
+                Ok(offsets.into_iter().next().unwrap_or(0))
             }
 
             async fn advance_test_clock(
