@@ -220,6 +220,13 @@ pub trait CatalogStore: Send + Sync + 'static {
         project_id: &str,
         id: &str,
     ) -> Result<Option<Product>, StorageError>;
+    /// The product an app knows by this store identifier (the id the store and SDK use).
+    async fn product_by_identifier(
+        &self,
+        project_id: &str,
+        app_id: &str,
+        store_identifier: &str,
+    ) -> Result<Option<Product>, StorageError>;
     /// A page of a project's products, optionally of one app.
     async fn list_products(
         &self,

@@ -43,8 +43,12 @@ impl SqliteStorage {
                 options.get_filename().to_path_buf(),
             ))
         });
+        // One connection for writes (and the reads the synchronous readers do not serve):
+        // SQLite runs one writer at a time anyway, and queueing for this connection is fair
+        // and prompt, where several connections racing for the write lock wait in SQLite's
+        // busy handler, which sleeps up to 100 ms between tries (receipts' p99.9 was 850 ms).
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             // A file connection does not go stale: skip the ping (a thread hand-off) that
             // would precede every checkout.

@@ -110,15 +110,30 @@ impl RowExt for rusqlite::Row<'_> {
     }
 }
 
-/// Every row `sql` selects with `params`, decoded by `decode`.
+/// Every row `sql` selects, decoded by `decode`; `params[i]` binds `$i+1` (by name, as sqlx
+/// does: SQLite numbers `$n` parameters in order of first appearance, not by `n`).
 pub(crate) fn select_all<T>(
     conn: &Connection,
     sql: &str,
-    params: impl rusqlite::Params,
+    params: &[&dyn rusqlite::ToSql],
     decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StorageError>,
 ) -> Result<Vec<T>, StorageError> {
     let mut statement = conn.prepare_cached(sql)?;
-    let mut rows = statement.query(params)?;
+    if statement.parameter_count() != params.len() {
+        return Err(StorageError::Internal(format!(
+            "a read binds {} parameters where its SQL has {}",
+            params.len(),
+            statement.parameter_count()
+        )));
+    }
+    for (i, value) in params.iter().enumerate() {
+        let name = format!("${}", i + 1);
+        let index = statement.parameter_index(&name)?.ok_or_else(|| {
+            StorageError::Internal(format!("a read's SQL has no parameter {name}"))
+        })?;
+        statement.raw_bind_parameter(index, value)?;
+    }
+    let mut rows = statement.raw_query();
     let mut decoded = Vec::new();
     while let Some(row) = rows.next()? {
         decoded.push(decode(row)?);
@@ -146,8 +161,8 @@ mod tests {
             reader.with(|conn| {
                 select_all(
                     conn,
-                    "SELECT name, n, flag FROM t WHERE name >= $1 ORDER BY name",
-                    ["a"],
+                    "SELECT name, n, flag FROM t WHERE n IS NOT $2 AND name >= $1 ORDER BY name",
+                    rusqlite::params!["a", 7],
                     |row| Ok((row.text("name")?, row.opt_int("n")?, row.boolean("flag")?)),
                 )
             })
@@ -164,6 +179,16 @@ mod tests {
             .unwrap();
         assert_eq!(read(&reader).unwrap().len(), 3);
         assert_eq!(reader.idle.lock().unwrap().len(), 1);
+        // Binding fewer parameters than the SQL names is a bug, not a silent NULL.
+        let short = reader.with(|conn| {
+            select_all(
+                conn,
+                "SELECT n FROM t WHERE name = $1 AND n = $2",
+                rusqlite::params!["a"],
+                |row| row.int("n"),
+            )
+        });
+        assert!(matches!(short, Err(StorageError::Internal(_))), "{short:?}");
     }
 
     #[test]

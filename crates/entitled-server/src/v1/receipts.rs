@@ -9,14 +9,13 @@ use entitled_core::purchases::{
 };
 use entitled_core::test_store::add_period;
 use entitled_core::{AppType, IdKind, KeyKind, ProductType, Transfer, TransferRule, new_id};
-use entitled_storage::{PageRequest, Recorded};
+use entitled_storage::Recorded;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
-use crate::pagination::MAX_LIMIT;
 use crate::subscribers::{check_app_user_id, find_or_create, lock_customers, project_now};
 use crate::v1::respond::{customer_info, touch};
 use crate::webhooks::emit;
@@ -149,17 +148,10 @@ pub async fn post_receipt(
             "product_id is required for test store purchases",
         )
     })?;
-    let all = PageRequest {
-        starting_after: None,
-        limit: MAX_LIMIT,
-    };
     let product = state
         .storage
-        .list_products(&project_id, Some(&app.id), &all)
+        .product_by_identifier(&project_id, &app.id, &product_id)
         .await?
-        .items
-        .into_iter()
-        .find(|p| p.store_identifier == product_id)
         .ok_or_else(|| unprocessable(format!("{product_id:?} is not a product of this app")))?;
     let price = price_micros(body.price.as_ref(), body.currency.as_deref())?;
     let now = project_now(&state, &project_id).await?;

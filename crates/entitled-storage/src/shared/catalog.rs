@@ -45,8 +45,20 @@ macro_rules! impl_catalog_store {
             ) -> Result<Option<entitled_core::Product>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::product_columns!(),
                     " FROM products WHERE project_id = $1 AND id = $2");
-                let row = sqlx::query(sql).bind(project_id).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::shared::product_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, id], $crate::shared::product_from_row)?;
+                Ok(found.into_iter().next())
+            }
+
+            async fn product_by_identifier(
+                &self,
+                project_id: &str,
+                app_id: &str,
+                store_identifier: &str,
+            ) -> Result<Option<entitled_core::Product>, $crate::StorageError> {
+                let sql = concat!("SELECT ", $crate::shared::product_columns!(),
+                    " FROM products WHERE project_id = $1 AND app_id = $2 AND store_identifier = $3");
+                let found = select_all!(self, sql, [project_id, app_id, store_identifier], $crate::shared::product_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn list_products(
@@ -130,8 +142,8 @@ macro_rules! impl_catalog_store {
             ) -> Result<Option<entitled_core::Entitlement>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::entitlement_columns!(),
                     " FROM entitlements WHERE project_id = $1 AND id = $2");
-                let row = sqlx::query(sql).bind(project_id).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::shared::entitlement_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, id], $crate::shared::entitlement_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn list_entitlements(
@@ -318,8 +330,8 @@ macro_rules! impl_catalog_store {
             ) -> Result<Option<entitled_core::Offering>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::offering_columns!(),
                     " FROM offerings WHERE project_id = $1 AND id = $2");
-                let row = sqlx::query(sql).bind(project_id).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::shared::offering_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, id], $crate::shared::offering_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn list_offerings(
@@ -421,8 +433,8 @@ macro_rules! impl_catalog_store {
             ) -> Result<Option<entitled_core::Package>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::package_columns!(),
                     " FROM packages WHERE project_id = $1 AND id = $2");
-                let row = sqlx::query(sql).bind(project_id).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::shared::package_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, id], $crate::shared::package_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn list_packages(

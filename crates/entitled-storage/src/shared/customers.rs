@@ -49,8 +49,8 @@ macro_rules! impl_customer_store {
                 customer_key: &str,
             ) -> Result<Option<entitled_core::Customer>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::customer_columns!(), " FROM customers WHERE key = $1");
-                let row = sqlx::query(sql).bind(customer_key).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::shared::customer_from_row).transpose()
+                let found = select_all!(self, sql, [customer_key], $crate::shared::customer_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn find_customer(
@@ -127,10 +127,8 @@ macro_rules! impl_customer_store {
                 customer_key: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::CustomerAlias>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::AliasesOfCustomer, customer_key, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::alias_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::AliasesOfCustomer, customer_key,
+                    None::<&str>, page, $crate::shared::alias_from_row)
             }
 
             async fn list_attributes(
@@ -138,10 +136,8 @@ macro_rules! impl_customer_store {
                 customer_key: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::Attribute>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::AttributesOfCustomer, customer_key, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::attribute_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::AttributesOfCustomer, customer_key,
+                    None::<&str>, page, $crate::shared::attribute_from_row)
             }
 
             async fn set_attributes(

@@ -513,6 +513,52 @@ pub(crate) fn decode_page<R, T>(
     Ok(crate::Page { items, has_more })
 }
 
+/// One page of a listing through the backend's `select_all!` (so, on SQLite, through the
+/// synchronous readers): `$scope` is the listing's `$1`, `$filter` its optional `$4`.
+macro_rules! page_of {
+    ($storage:expr, $listing:expr, $scope:expr, $filter:expr, $page:expr, $decode:path) => {{
+        let listing: $crate::shared::Listing = $listing;
+        let page: &$crate::PageRequest = $page;
+        let after: i64 = match &page.starting_after {
+            None => 0,
+            Some(after) => select_all!(
+                $storage,
+                listing.cursor_sql(),
+                [$scope, after.as_str()],
+                $crate::shared::seq_from_row
+            )?
+            .into_iter()
+            .next()
+            .ok_or($crate::StorageError::UnknownCursor)?,
+        };
+        let limit = i64::from(page.limit) + 1;
+        let mut items = if listing.has_filter() {
+            select_all!(
+                $storage,
+                listing.page_sql(),
+                [$scope, after, limit, $filter],
+                $decode
+            )?
+        } else {
+            select_all!(
+                $storage,
+                listing.page_sql(),
+                [$scope, after, limit],
+                $decode
+            )?
+        };
+        let has_more = items.len() > page.limit as usize;
+        items.truncate(page.limit as usize);
+        Ok::<_, $crate::StorageError>($crate::Page { items, has_more })
+    }};
+}
+pub(crate) use page_of;
+
+/// A row's `seq`, its place in creation order.
+pub(crate) fn seq_from_row<R: RowExt>(row: &R) -> Result<i64, StorageError> {
+    row.int("seq")
+}
+
 pub(crate) fn package_product_from_row<R: RowExt>(
     row: &R,
 ) -> Result<entitled_core::PackageProduct, StorageError> {

@@ -62,8 +62,8 @@ macro_rules! impl_project_store {
                 id: &str,
             ) -> Result<Option<entitled_core::Project>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::project_columns!(), " FROM projects WHERE id = $1");
-                let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::shared::project_from_row).transpose()
+                let found = select_all!(self, sql, [id], $crate::shared::project_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn create_app(
@@ -87,12 +87,8 @@ macro_rules! impl_project_store {
                 app_id: &str,
             ) -> Result<Option<entitled_core::App>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::app_columns!(), " FROM apps WHERE project_id = $1 AND id = $2");
-                let row = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(app_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map($crate::shared::app_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, app_id], $crate::shared::app_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn list_apps(
@@ -197,12 +193,8 @@ macro_rules! impl_project_store {
                 key_id: &str,
             ) -> Result<Option<entitled_core::ApiKey>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::key_columns!(), " FROM api_keys WHERE project_id = $1 AND id = $2");
-                let row = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(key_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map($crate::shared::key_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, key_id], $crate::shared::key_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn revoke_api_key(

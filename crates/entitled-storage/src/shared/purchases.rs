@@ -154,13 +154,8 @@ macro_rules! impl_purchase_store {
             ) -> Result<Option<entitled_core::purchases::StoreTransaction>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
                     " FROM store_transactions WHERE project_id = $1 AND store = $2 AND store_transaction_id = $3");
-                let row = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(store.as_str())
-                    .bind(store_transaction_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map($crate::shared::transaction_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, store.as_str(), store_transaction_id], $crate::shared::transaction_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn transactions_of(

@@ -32,8 +32,8 @@ macro_rules! impl_webhook_store {
             ) -> Result<Option<entitled_core::webhooks::WebhookIntegration>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::integration_columns!(),
                     " FROM webhook_integrations WHERE project_id = $1 AND id = $2");
-                let row = sqlx::query(sql).bind(project_id).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::shared::integration_from_row).transpose()
+                let found = select_all!(self, sql, [project_id, id], $crate::shared::integration_from_row)?;
+                Ok(found.into_iter().next())
             }
 
             async fn list_integrations(
