@@ -14,6 +14,7 @@ mod locks;
 mod postgres;
 mod shared;
 mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_reader;
 
 use std::sync::Arc;

@@ -78,6 +78,13 @@ macro_rules! ids_in_param2 {
     };
 }
 
+/// A join whose left side should drive it (PostgreSQL's planner picks that by itself).
+macro_rules! driving_join {
+    () => {
+        " JOIN "
+    };
+}
+
 /// The visits of `touch_customers`, a JSON array bound as `$1`, as a table `v`.
 macro_rules! visits_in_param1 {
     () => {

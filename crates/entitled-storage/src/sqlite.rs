@@ -23,6 +23,8 @@ pub struct SqliteStorage {
     /// Synchronous read-only connections for hot reads; `None` for in-memory databases,
     /// which other connections cannot open.
     reader: Option<std::sync::Arc<crate::sqlite_reader::SqliteReader>>,
+    /// Checkpoints the WAL while any clone of this storage lives (none in memory).
+    _checkpointer: Option<std::sync::Arc<crate::sqlite_checkpoint::Checkpointer>>,
     locks: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
@@ -36,13 +38,13 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Checkpoints run on their own thread (sqlite_checkpoint.rs), not inside commits.
+            .pragma("wal_autocheckpoint", "0");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let reader = (!in_memory).then(|| {
-            std::sync::Arc::new(crate::sqlite_reader::SqliteReader::new(
-                options.get_filename().to_path_buf(),
-            ))
-        });
+        let path = options.get_filename().to_path_buf();
+        let reader = (!in_memory)
+            .then(|| std::sync::Arc::new(crate::sqlite_reader::SqliteReader::new(path.clone())));
         // One connection for writes (and the reads the synchronous readers do not serve):
         // SQLite runs one writer at a time anyway, and queueing for this connection is fair
         // and prompt, where several connections racing for the write lock wait in SQLite's
@@ -55,9 +57,18 @@ impl SqliteStorage {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
+        let checkpointer = if in_memory {
+            None
+        } else {
+            let started = crate::sqlite_checkpoint::Checkpointer::start(path).map_err(|e| {
+                StorageError::Internal(format!("starting the checkpoint thread: {e}"))
+            })?;
+            Some(std::sync::Arc::new(started))
+        };
         Ok(Self {
             pool,
             reader,
+            _checkpointer: checkpointer,
             locks: Default::default(),
         })
     }
@@ -96,6 +107,13 @@ macro_rules! claim_lock {
 macro_rules! ids_in_param2 {
     () => {
         "(SELECT value FROM json_each($2))"
+    };
+}
+
+/// A join whose left side SQLite must drive (its `CROSS JOIN` fixes the loop order).
+macro_rules! driving_join {
+    () => {
+        " CROSS JOIN "
     };
 }
 

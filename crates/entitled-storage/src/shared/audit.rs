@@ -10,10 +10,7 @@ macro_rules! impl_audit_store {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::AuditEntry>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::AuditLogs, project_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::audit_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::AuditLogs, project_id, None::<&str>, page, $crate::shared::audit_from_row)
             }
         }
 

@@ -67,10 +67,7 @@ macro_rules! impl_catalog_store {
                 app_id: Option<&str>,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::Product>, $crate::StorageError> {
-                let rows = self
-                    .filtered_page_rows($crate::shared::Listing::Products, project_id, app_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::product_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::Products, project_id, app_id, page, $crate::shared::product_from_row)
             }
 
             async fn delete_product(
@@ -151,10 +148,7 @@ macro_rules! impl_catalog_store {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::Entitlement>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::Entitlements, project_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::entitlement_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::Entitlements, project_id, None::<&str>, page, $crate::shared::entitlement_from_row)
             }
 
             async fn update_entitlement(
@@ -273,10 +267,7 @@ macro_rules! impl_catalog_store {
                 if self.get_entitlement(project_id, entitlement_id).await?.is_none() {
                     return Err($crate::StorageError::NotFound("entitlement"));
                 }
-                let rows = self
-                    .page_rows($crate::shared::Listing::ProductsOfEntitlement, entitlement_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::product_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::ProductsOfEntitlement, entitlement_id, None::<&str>, page, $crate::shared::product_from_row)
             }
 
             async fn products_of_entitlements(
@@ -289,14 +280,8 @@ macro_rules! impl_catalog_store {
                     " FROM entitlement_products JOIN products ON products.id = entitlement_products.product_id \
                      WHERE products.project_id = $1 AND entitlement_products.entitlement_id IN ",
                     ids_in_param2!(), " ORDER BY entitlement_products.seq");
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind($crate::shared::json_ids(entitlement_ids))
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| Ok(($crate::shared::RowExt::text(row, "owner_id")?, $crate::shared::product_from_row(row)?)))
-                    .collect()
+                let ids = $crate::shared::json_ids(entitlement_ids);
+                select_all!(self, sql, [project_id, ids.as_str()], $crate::shared::owned_product_from_row)
             }
 
             async fn create_offering(
@@ -339,10 +324,7 @@ macro_rules! impl_catalog_store {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::Offering>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::Offerings, project_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::offering_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::Offerings, project_id, None::<&str>, page, $crate::shared::offering_from_row)
             }
 
             async fn update_offering(
@@ -446,10 +428,7 @@ macro_rules! impl_catalog_store {
                 if self.get_offering(project_id, offering_id).await?.is_none() {
                     return Err($crate::StorageError::NotFound("offering"));
                 }
-                let rows = self
-                    .page_rows($crate::shared::Listing::PackagesOfOffering, offering_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::package_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::PackagesOfOffering, offering_id, None::<&str>, page, $crate::shared::package_from_row)
             }
 
             async fn packages_of_offerings(
@@ -460,12 +439,7 @@ macro_rules! impl_catalog_store {
                 let sql = concat!("SELECT ", $crate::shared::package_columns!(),
                     " FROM packages WHERE project_id = $1 AND offering_id IN ", ids_in_param2!(),
                     " ORDER BY seq");
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind($crate::shared::json_ids(offering_ids))
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map($crate::shared::package_from_row).collect()
+                select_all!(self, sql, [project_id, $crate::shared::json_ids(offering_ids)], $crate::shared::package_from_row)
             }
 
             async fn update_package(
@@ -593,10 +567,7 @@ macro_rules! impl_catalog_store {
                 if self.get_package(project_id, package_id).await?.is_none() {
                     return Err($crate::StorageError::NotFound("package"));
                 }
-                let rows = self
-                    .page_rows($crate::shared::Listing::ProductsOfPackage, package_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::package_product_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::ProductsOfPackage, package_id, None::<&str>, page, $crate::shared::package_product_from_row)
             }
 
             async fn products_of_packages(
@@ -610,14 +581,8 @@ macro_rules! impl_catalog_store {
                      JOIN products ON products.id = package_products.product_id \
                      WHERE products.project_id = $1 AND package_products.package_id IN ",
                     ids_in_param2!(), " ORDER BY package_products.seq");
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind($crate::shared::json_ids(package_ids))
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| Ok(($crate::shared::RowExt::text(row, "owner_id")?, $crate::shared::package_product_from_row(row)?)))
-                    .collect()
+                let ids = $crate::shared::json_ids(package_ids);
+                select_all!(self, sql, [project_id, ids.as_str()], $crate::shared::owned_package_product_from_row)
             }
         }
 

@@ -73,10 +73,7 @@ macro_rules! impl_customer_store {
                 search: Option<&str>,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::Customer>, $crate::StorageError> {
-                let rows = self
-                    .filtered_page_rows($crate::shared::Listing::Customers, project_id, search, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::customer_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::Customers, project_id, search, page, $crate::shared::customer_from_row)
             }
 
             async fn add_alias(

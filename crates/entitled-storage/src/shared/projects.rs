@@ -96,10 +96,7 @@ macro_rules! impl_project_store {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::App>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::Apps, project_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::app_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::Apps, project_id, None::<&str>, page, $crate::shared::app_from_row)
             }
 
             async fn update_app(
@@ -181,10 +178,7 @@ macro_rules! impl_project_store {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::ApiKey>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::SecretKeys, project_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::key_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::SecretKeys, project_id, None::<&str>, page, $crate::shared::key_from_row)
             }
 
             async fn get_api_key(
@@ -232,12 +226,7 @@ macro_rules! impl_project_store {
                     "SELECT ", $crate::shared::key_columns!(),
                     " FROM api_keys WHERE project_id = $1 AND app_id = $2 AND kind = 'public' ORDER BY seq"
                 );
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(app_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map($crate::shared::key_from_row).collect()
+                select_all!(self, sql, [project_id, app_id], $crate::shared::key_from_row)
             }
 
             async fn find_keys_by_lookup(
@@ -246,49 +235,6 @@ macro_rules! impl_project_store {
             ) -> Result<Vec<entitled_core::ApiKey>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::key_columns!(), " FROM api_keys WHERE lookup = $1");
                 select_all!(self, sql, [lookup], $crate::shared::key_from_row)
-            }
-        }
-
-        impl $storage {
-            /// The rows of one page of a listing (one more than the limit, to tell if more
-            /// follow). `scope` is the listing's `$1`; `filter` its optional `$4`.
-            async fn page_rows(
-                &self,
-                listing: $crate::shared::Listing,
-                scope: &str,
-                page: &$crate::PageRequest,
-            ) -> Result<Vec<<Db as sqlx::Database>::Row>, $crate::StorageError> {
-                self.filtered_page_rows(listing, scope, None, page).await
-            }
-
-            /// [`Self::page_rows`] for listings with a `$4` filter.
-            async fn filtered_page_rows(
-                &self,
-                listing: $crate::shared::Listing,
-                scope: &str,
-                filter: Option<&str>,
-                page: &$crate::PageRequest,
-            ) -> Result<Vec<<Db as sqlx::Database>::Row>, $crate::StorageError> {
-                let after = match &page.starting_after {
-                    None => 0,
-                    Some(after) => {
-                        let row = sqlx::query(listing.cursor_sql())
-                            .bind(scope)
-                            .bind(after)
-                            .fetch_optional(&self.pool)
-                            .await?
-                            .ok_or($crate::StorageError::UnknownCursor)?;
-                        $crate::shared::RowExt::int(&row, "seq")?
-                    }
-                };
-                let mut query = sqlx::query(listing.page_sql())
-                    .bind(scope)
-                    .bind(after)
-                    .bind(i64::from(page.limit) + 1);
-                if listing.has_filter() {
-                    query = query.bind(filter);
-                }
-                Ok(query.fetch_all(&self.pool).await?)
             }
         }
 

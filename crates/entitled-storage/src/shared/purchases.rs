@@ -420,8 +420,8 @@ macro_rules! impl_purchase_store {
             > {
                 let sql = concat!(
                     "SELECT ", $crate::shared::transaction_columns!(),
-                    " FROM store_transactions WHERE project_id = $1 AND ",
-                    $crate::shared::ending_between!(), " ORDER BY seq"
+                    " FROM ", $crate::shared::rows_of_purchases_ending_between!("store_transactions"),
+                    " ORDER BY t.seq"
                 );
                 let rows = sqlx::query(sql)
                     .bind(project_id)
@@ -430,9 +430,9 @@ macro_rules! impl_purchase_store {
                     .fetch_all(&self.pool)
                     .await?;
                 let sql = concat!(
-                    "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
-                     FROM lifecycle_events WHERE project_id = $1 AND ",
-                    $crate::shared::ending_between!(), " ORDER BY seq"
+                    "SELECT id, store, original_transaction_id, kind, until_at, occurred_at FROM ",
+                    $crate::shared::rows_of_purchases_ending_between!("lifecycle_events"),
+                    " ORDER BY t.seq"
                 );
                 let events = sqlx::query(sql)
                     .bind(project_id)

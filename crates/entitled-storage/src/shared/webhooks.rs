@@ -41,10 +41,7 @@ macro_rules! impl_webhook_store {
                 project_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<entitled_core::webhooks::WebhookIntegration>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::Integrations, project_id, page)
-                    .await?;
-                $crate::shared::decode_page(&rows, page.limit, $crate::shared::integration_from_row)
+                $crate::shared::page_of!(self, $crate::shared::Listing::Integrations, project_id, None::<&str>, page, $crate::shared::integration_from_row)
             }
 
             async fn update_integration(
@@ -395,10 +392,7 @@ macro_rules! impl_webhook_store {
                 integration_id: &str,
                 page: &$crate::PageRequest,
             ) -> Result<$crate::Page<$crate::DeliveryRecord>, $crate::StorageError> {
-                let rows = self
-                    .page_rows($crate::shared::Listing::DeliveriesOfIntegration, integration_id, page)
-                    .await?;
-                let mut page_out = $crate::shared::decode_page(&rows, page.limit, $crate::shared::delivery_from_row)?;
+                let mut page_out = $crate::shared::page_of!(self, $crate::shared::Listing::DeliveriesOfIntegration, integration_id, None::<&str>, page, $crate::shared::delivery_from_row)?;
                 for delivery in &mut page_out.items {
                     let attempts = sqlx::query(
                         "SELECT attempted_at, status_code, latency_ms, error FROM webhook_attempts \
