@@ -140,6 +140,7 @@ pub struct AttributeInput {
     /// A reserved `$` name or a custom name.
     pub name: String,
     /// The value (up to 500 characters); null removes the attribute.
+    #[schema(max_length = 500)]
     pub value: Option<String>,
 }
 
