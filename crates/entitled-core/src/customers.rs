@@ -35,6 +35,22 @@ pub struct Customer {
 pub const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
 
 impl Customer {
+    /// A customer first seen at `at`, with nothing else known about it yet.
+    pub fn first_seen(key: String, project_id: String, id: String, at: UnixMillis) -> Self {
+        Self {
+            key,
+            project_id,
+            id,
+            first_seen_at: at,
+            last_seen_at: None,
+            last_seen_app_version: None,
+            last_seen_country: None,
+            last_seen_platform: None,
+            last_seen_platform_version: None,
+            offering_id: None,
+        }
+    }
+
     /// Whether a visit at `now` reporting this client should be written: the last one is
     /// older than [`LAST_SEEN_RESOLUTION_MS`] (or in the future, after a clock change), or
     /// the client reports something new. `None` fields report nothing.

@@ -53,16 +53,13 @@ pub async fn find_or_create(
         return Ok((customer, false));
     }
     let customer = Customer {
-        key: new_id(IdKind::CustomerKey),
-        project_id: project_id.to_string(),
-        id: app_user_id.to_string(),
-        first_seen_at: now,
         last_seen_at: Some(now),
-        last_seen_app_version: None,
-        last_seen_country: None,
-        last_seen_platform: None,
-        last_seen_platform_version: None,
-        offering_id: None,
+        ..Customer::first_seen(
+            new_id(IdKind::CustomerKey),
+            project_id.to_string(),
+            app_user_id.to_string(),
+            now,
+        )
     };
     match state.storage.create_customer(&customer, &[]).await {
         Ok(()) => Ok((customer, true)),

@@ -71,18 +71,12 @@ mod tests {
     use entitled_core::{Customer, UnixMillis};
 
     fn customer(project_id: &str, id: &str) -> Customer {
-        Customer {
-            key: format!("key_{id}"),
-            project_id: project_id.to_string(),
-            id: id.to_string(),
-            first_seen_at: UnixMillis(1),
-            last_seen_at: None,
-            last_seen_app_version: None,
-            last_seen_country: None,
-            last_seen_platform: None,
-            last_seen_platform_version: None,
-            offering_id: None,
-        }
+        Customer::first_seen(
+            format!("key_{id}"),
+            project_id.to_string(),
+            id.to_string(),
+            UnixMillis(1),
+        )
     }
 
     #[tokio::test]

@@ -519,16 +519,14 @@ async fn mutations_and_their_audit_entries_commit_together(subject: &Subject) {
 
 fn customer(project: &Project, id: &str) -> entitled_core::Customer {
     entitled_core::Customer {
-        key: new_id(IdKind::CustomerKey),
-        project_id: project.id.clone(),
-        id: id.to_string(),
-        first_seen_at: T0,
         last_seen_at: Some(T0),
         last_seen_app_version: Some("1.0".to_string()),
-        last_seen_country: None,
-        last_seen_platform: None,
-        last_seen_platform_version: None,
-        offering_id: None,
+        ..entitled_core::Customer::first_seen(
+            new_id(IdKind::CustomerKey),
+            project.id.clone(),
+            id.to_string(),
+            T0,
+        )
     }
 }
 

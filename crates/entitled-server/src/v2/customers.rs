@@ -360,18 +360,7 @@ pub async fn create_customer(
             })
         })
         .collect::<Vec<_>>();
-    let customer = Customer {
-        key: new_id(IdKind::CustomerKey),
-        project_id,
-        id,
-        first_seen_at: now,
-        last_seen_at: None,
-        last_seen_app_version: None,
-        last_seen_country: None,
-        last_seen_platform: None,
-        last_seen_platform_version: None,
-        offering_id: None,
-    };
+    let customer = Customer::first_seen(new_id(IdKind::CustomerKey), project_id, id, now);
     state
         .storage
         .create_customer(&customer, &attributes)
