@@ -7,15 +7,16 @@
 //! index, not by scanning every purchase). Renewal and event ids are deterministic, so passes
 //! that overlap, on one node or several, or race the test clock, write nothing twice.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use entitled_core::events::{event_for_transaction, expirations_due};
-use entitled_core::purchases::{LifecycleEvent, StoreTransaction};
+use entitled_core::purchases::{LifecycleEvent, Store, StoreTransaction};
 use entitled_core::test_store::renewals_due;
 use entitled_core::{IdKind, UnixMillis, new_id};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::v2::test_store::periods;
 use crate::webhooks::emit;
 
@@ -35,8 +36,16 @@ impl std::ops::AddAssign for Settled {
     }
 }
 
+/// How long settling waits for a customer a request is changing before giving up (the next
+/// pass, or the next clock move, tries again).
+const CUSTOMER_LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// Among the given facts of a project's purchases, records the test store's renewals due by
 /// `now`, each with its event, then the EXPIRATION of every subscription that lapsed by `now`.
+///
+/// The facts given were read without locks; they only say which customers have something
+/// due. Each of those is then settled under its lock, from its purchases read again, so a
+/// change a request made meanwhile (a cancellation just before the period end) is seen.
 pub async fn settle(
     state: &AppState,
     project_id: &str,
@@ -44,9 +53,85 @@ pub async fn settle(
     events: &[LifecycleEvent],
     now: UnixMillis,
 ) -> Result<Settled, ApiError> {
-    let mut settled = Settled::default();
     let product_periods = periods(state, project_id).await?;
-    let due = renewals_due(&transactions, events, &product_periods, now, || {
+    let purchases: BTreeSet<(Store, &str)> = transactions
+        .iter()
+        .map(|t| (t.store, t.original_transaction_id.as_str()))
+        .collect();
+    let mut settled = Settled::default();
+    for owner in owners_with_something_due(&transactions, events, &product_periods, now) {
+        let _lock = state
+            .storage
+            .customer_locks()
+            .try_lock(&owner, CUSTOMER_LOCK_WAIT)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::Locked,
+                    "A customer stayed locked while settling; retry shortly",
+                )
+            })?;
+        let of_these = |store: Store, original: &str| purchases.contains(&(store, original));
+        let fresh: Vec<StoreTransaction> = state
+            .storage
+            .transactions_of(&owner)
+            .await?
+            .into_iter()
+            .filter(|t| of_these(t.store, &t.original_transaction_id))
+            .collect();
+        let fresh_events: Vec<LifecycleEvent> = state
+            .storage
+            .lifecycle_events_of(project_id, &owner)
+            .await?
+            .into_iter()
+            .filter(|e| of_these(e.store, &e.original_transaction_id))
+            .collect();
+        settled += settle_customer(
+            state,
+            project_id,
+            fresh,
+            &fresh_events,
+            &product_periods,
+            now,
+        )
+        .await?;
+    }
+    Ok(settled)
+}
+
+/// The customers owning a purchase that renews or lapses by `now`, by these facts.
+fn owners_with_something_due(
+    transactions: &[StoreTransaction],
+    events: &[LifecycleEvent],
+    product_periods: &BTreeMap<String, String>,
+    now: UnixMillis,
+) -> BTreeSet<String> {
+    let renewals = renewals_due(transactions, events, product_periods, now, String::new);
+    let mut owners: BTreeSet<String> = renewals.iter().map(|r| r.customer_key.clone()).collect();
+    let known: Vec<StoreTransaction> = transactions.iter().cloned().chain(renewals).collect();
+    for expiration in expirations_due(&known, events, now) {
+        if let Some(owner) = known
+            .iter()
+            .find(|t| t.original_transaction_id == expiration.original_transaction_id)
+        {
+            owners.insert(owner.customer_key.clone());
+        }
+    }
+    owners
+}
+
+/// Records one customer's renewals and expirations due by `now`, from its facts read under
+/// its lock.
+async fn settle_customer(
+    state: &AppState,
+    project_id: &str,
+    transactions: Vec<StoreTransaction>,
+    events: &[LifecycleEvent],
+    product_periods: &BTreeMap<String, String>,
+    now: UnixMillis,
+) -> Result<Settled, ApiError> {
+    let mut settled = Settled::default();
+    let due = renewals_due(&transactions, events, product_periods, now, || {
         new_id(IdKind::Transaction)
     });
     let mut known = transactions;
@@ -136,4 +221,159 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use entitled_core::purchases::{Environment, LifecycleKind, Ownership, PeriodType};
+    use entitled_core::{Actor, AuditEntry, Customer, Product, ProductType};
+
+    use super::*;
+    use crate::{Drain, rate_limit, shed, system_clock, visits};
+
+    const NOW: UnixMillis = UnixMillis(1_790_000_000_000);
+    const DAY: i64 = 86_400_000;
+
+    async fn state() -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let storage = entitled_storage::open(&url).await.unwrap();
+        storage.migrate().await.unwrap();
+        let state = AppState {
+            storage: storage.clone(),
+            clock: Arc::new(|| NOW),
+            drain: Arc::new(Drain::new()),
+            sealer: None,
+            usd_rates: Arc::default(),
+            rate_limiter: Arc::new(rate_limit::RateLimiter::new(
+                entitled_core::rate_limits::RateLimits::default(),
+                storage.clone(),
+                system_clock(),
+            )),
+            lock_wait: Duration::ZERO,
+            shedder: Arc::new(shed::Shedder::new(64)),
+            visits: visits::VisitRecorder::spawn(storage),
+        };
+        (state, dir)
+    }
+
+    /// A customer with a monthly test-store subscription whose period ended a second ago.
+    async fn subscriber(state: &AppState, project_id: &str, app_id: &str, id: &str) -> String {
+        let customer = Customer::first_seen(
+            format!("cust_{id}"),
+            project_id.to_string(),
+            id.to_string(),
+            UnixMillis(NOW.0 - 40 * DAY),
+        );
+        state.storage.create_customer(&customer, &[]).await.unwrap();
+        let purchase = StoreTransaction {
+            id: new_id(IdKind::Transaction),
+            customer_key: customer.key.clone(),
+            app_id: app_id.to_string(),
+            store: Store::TestStore,
+            store_transaction_id: format!("t_{id}"),
+            original_transaction_id: format!("t_{id}"),
+            product_id: "pro_monthly".to_string(),
+            product_plan_id: None,
+            purchased_at: UnixMillis(NOW.0 - 30 * DAY - 1_000),
+            expires_at: Some(UnixMillis(NOW.0 - 1_000)),
+            period_type: PeriodType::Normal,
+            environment: Environment::Sandbox,
+            ownership: Ownership::Purchased,
+            price: None,
+            is_subscription: true,
+        };
+        state
+            .storage
+            .record_transaction(project_id, &purchase, &[], NOW)
+            .await
+            .unwrap();
+        customer.key
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_made_while_settling_waits_for_the_customer_stops_its_renewal() {
+        let (state, _dir) = state().await;
+        let boot = crate::admin::bootstrap(state.storage.as_ref(), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        let (project_id, app_id) = (boot.project.id.clone(), boot.app.id.clone());
+        let product = Product {
+            id: new_id(IdKind::Product),
+            project_id: project_id.clone(),
+            app_id: app_id.clone(),
+            store_identifier: "pro_monthly".to_string(),
+            product_type: ProductType::Subscription,
+            display_name: None,
+            subscription_duration: Some("P1M".to_string()),
+            test_store_price: None,
+            created_at: NOW,
+        };
+        let audit = AuditEntry::new(
+            &project_id,
+            "product",
+            &product.id,
+            "created",
+            &Actor::CommandLine,
+            NOW,
+            serde_json::json!({}),
+        );
+        state
+            .storage
+            .create_product(&product, &audit)
+            .await
+            .unwrap();
+        let canceller = subscriber(&state, &project_id, &app_id, "canceller").await;
+        let keeper = subscriber(&state, &project_id, &app_id, "keeper").await;
+
+        // What the sweep read before a request took the canceller's lock: nothing cancelled.
+        let (transactions, events) = state
+            .storage
+            .facts_ending_between(&project_id, UnixMillis(NOW.0 - DAY), NOW)
+            .await
+            .unwrap();
+        assert_eq!(transactions.len(), 2);
+        let held = state
+            .storage
+            .customer_locks()
+            .try_lock(&canceller, Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        let settling = tokio::spawn({
+            let (state, project_id) = (state.clone(), project_id.clone());
+            async move { settle(&state, &project_id, transactions, &events, NOW).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The request holding the lock records the cancellation, dated before the period end.
+        let cancellation = LifecycleEvent {
+            id: new_id(IdKind::LifecycleEvent),
+            store: Store::TestStore,
+            original_transaction_id: "t_canceller".to_string(),
+            kind: LifecycleKind::Cancelled,
+            occurred_at: UnixMillis(NOW.0 - 2_000),
+        };
+        state
+            .storage
+            .add_lifecycle_event(&project_id, &cancellation, &[], NOW)
+            .await
+            .unwrap();
+        drop(held);
+        let settled = settling.await.unwrap().unwrap();
+
+        assert_eq!(settled.renewals, 1, "only the keeper renews: {settled:?}");
+        let renewed = |key: String| {
+            let storage = state.storage.clone();
+            async move { storage.transactions_of(&key).await.unwrap().len() }
+        };
+        assert_eq!(renewed(keeper).await, 2);
+        assert_eq!(
+            renewed(canceller).await,
+            1,
+            "renewed despite the cancellation"
+        );
+    }
 }
