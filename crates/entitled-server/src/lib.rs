@@ -144,6 +144,32 @@ fn with_contract_layers(routes: Router<AppState>, state: AppState, config: &Http
         )
 }
 
+/// A state over a fresh, migrated SQLite database in a temporary directory (kept alive by
+/// the returned guard), with default limits and `clock`.
+#[cfg(test)]
+pub(crate) async fn test_state(clock: Clock) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let storage = entitled_storage::open(&url).await.expect("open sqlite");
+    storage.migrate().await.expect("migrate sqlite");
+    let state = AppState {
+        storage: storage.clone(),
+        clock,
+        drain: Arc::new(Drain::new()),
+        sealer: None,
+        usd_rates: Arc::default(),
+        rate_limiter: Arc::new(rate_limit::RateLimiter::new(
+            entitled_core::rate_limits::RateLimits::default(),
+            storage.clone(),
+            system_clock(),
+        )),
+        lock_wait: Duration::ZERO,
+        shedder: Arc::new(shed::Shedder::new(64)),
+        visits: visits::VisitRecorder::spawn(storage),
+    };
+    (state, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,25 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_a_500_with_the_request_id_and_no_internals() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let storage = entitled_storage::open(&url).await.unwrap();
-        let storage_for_limits = storage.clone();
-        let state = AppState {
-            storage,
-            clock: system_clock(),
-            drain: Arc::new(Drain::new()),
-            sealer: None,
-            usd_rates: Arc::default(),
-            rate_limiter: Arc::new(rate_limit::RateLimiter::new(
-                entitled_core::rate_limits::RateLimits::default(),
-                storage_for_limits.clone(),
-                system_clock(),
-            )),
-            lock_wait: Duration::ZERO,
-            shedder: Arc::new(shed::Shedder::new(64)),
-            visits: visits::VisitRecorder::spawn(storage_for_limits.clone()),
-        };
+        let (state, _dir) = test_state(system_clock()).await;
         let (routes, _) = OpenApiRouter::new()
             .routes(routes!(explode))
             .split_for_parts();

@@ -231,33 +231,9 @@ mod tests {
     use entitled_core::{Actor, AuditEntry, Customer, Product, ProductType};
 
     use super::*;
-    use crate::{Drain, rate_limit, shed, system_clock, visits};
 
     const NOW: UnixMillis = UnixMillis(1_790_000_000_000);
     const DAY: i64 = 86_400_000;
-
-    async fn state() -> (AppState, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        let storage = entitled_storage::open(&url).await.unwrap();
-        storage.migrate().await.unwrap();
-        let state = AppState {
-            storage: storage.clone(),
-            clock: Arc::new(|| NOW),
-            drain: Arc::new(Drain::new()),
-            sealer: None,
-            usd_rates: Arc::default(),
-            rate_limiter: Arc::new(rate_limit::RateLimiter::new(
-                entitled_core::rate_limits::RateLimits::default(),
-                storage.clone(),
-                system_clock(),
-            )),
-            lock_wait: Duration::ZERO,
-            shedder: Arc::new(shed::Shedder::new(64)),
-            visits: visits::VisitRecorder::spawn(storage),
-        };
-        (state, dir)
-    }
 
     /// A customer with a monthly test-store subscription whose period ended a second ago.
     async fn subscriber(state: &AppState, project_id: &str, app_id: &str, id: &str) -> String {
@@ -295,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancellation_made_while_settling_waits_for_the_customer_stops_its_renewal() {
-        let (state, _dir) = state().await;
+        let (state, _dir) = crate::test_state(Arc::new(|| NOW)).await;
         let boot = crate::admin::bootstrap(state.storage.as_ref(), NOW)
             .await
             .unwrap()
