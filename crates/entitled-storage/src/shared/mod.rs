@@ -604,29 +604,6 @@ macro_rules! rows_of_purchases_ending_between {
 }
 pub(crate) use rows_of_purchases_ending_between;
 
-/// Decodes rows of store transactions and of lifecycle events into purchase facts.
-#[allow(clippy::type_complexity)]
-pub(crate) fn facts_from_rows<R: RowExt>(
-    transactions: &[R],
-    events: &[R],
-) -> Result<
-    (
-        Vec<entitled_core::purchases::StoreTransaction>,
-        Vec<entitled_core::purchases::LifecycleEvent>,
-    ),
-    StorageError,
-> {
-    let transactions = transactions
-        .iter()
-        .map(transaction_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let events = events
-        .iter()
-        .map(lifecycle_event_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((transactions, events))
-}
-
 pub(crate) fn transaction_from_row<R: RowExt>(
     row: &R,
 ) -> Result<entitled_core::purchases::StoreTransaction, StorageError> {

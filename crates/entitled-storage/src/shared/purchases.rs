@@ -195,20 +195,13 @@ macro_rules! impl_purchase_store {
             > {
                 let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
                     " FROM store_transactions WHERE project_id = $1 AND store = $2 ORDER BY seq");
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(store.as_str())
-                    .fetch_all(&self.pool)
-                    .await?;
-                let events = sqlx::query(
-                    "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
-                     FROM lifecycle_events WHERE project_id = $1 AND store = $2 ORDER BY seq",
-                )
-                .bind(project_id)
-                .bind(store.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-                $crate::shared::facts_from_rows(&rows, &events)
+                let transactions = select_all!(self, sql, [project_id, store.as_str()],
+                    $crate::shared::transaction_from_row)?;
+                let sql = "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
+                     FROM lifecycle_events WHERE project_id = $1 AND store = $2 ORDER BY seq";
+                let events = select_all!(self, sql, [project_id, store.as_str()],
+                    $crate::shared::lifecycle_event_from_row)?;
+                Ok((transactions, events))
             }
 
             async fn add_lifecycle_event(
@@ -423,24 +416,16 @@ macro_rules! impl_purchase_store {
                     " FROM ", $crate::shared::rows_of_purchases_ending_between!("store_transactions"),
                     " ORDER BY t.seq"
                 );
-                let rows = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(after.0)
-                    .bind(until.0)
-                    .fetch_all(&self.pool)
-                    .await?;
+                let transactions = select_all!(self, sql, [project_id, after.0, until.0],
+                    $crate::shared::transaction_from_row)?;
                 let sql = concat!(
                     "SELECT id, store, original_transaction_id, kind, until_at, occurred_at FROM ",
                     $crate::shared::rows_of_purchases_ending_between!("lifecycle_events"),
                     " ORDER BY t.seq"
                 );
-                let events = sqlx::query(sql)
-                    .bind(project_id)
-                    .bind(after.0)
-                    .bind(until.0)
-                    .fetch_all(&self.pool)
-                    .await?;
-                $crate::shared::facts_from_rows(&rows, &events)
+                let events = select_all!(self, sql, [project_id, after.0, until.0],
+                    $crate::shared::lifecycle_event_from_row)?;
+                Ok((transactions, events))
             }
 
             async fn mark_swept(
