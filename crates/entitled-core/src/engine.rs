@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::customers::PromotionalGrant;
 use crate::purchases::{
     LifecycleEvent, LifecycleKind, Money, Ownership, PeriodType, Store, StoreTransaction,
+    TemporaryGrant,
 };
 use crate::time::UnixMillis;
 
@@ -291,6 +292,19 @@ fn offer(entitlements: &mut BTreeMap<String, EntitlementState>, candidate: Entit
     }
 }
 
+/// A customer's facts, as the engine reads them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CustomerFacts<'a> {
+    /// Verified store transactions.
+    pub transactions: &'a [StoreTransaction],
+    /// What the stores said about them later.
+    pub events: &'a [LifecycleEvent],
+    /// Promotional grants.
+    pub grants: &'a [PromotionalGrant],
+    /// Temporary grants for purchases a store could not verify yet.
+    pub temporary: &'a [TemporaryGrant],
+}
+
 /// Computes a customer's subscriptions, purchases and entitlements from their facts.
 pub fn customer_state(
     transactions: &[StoreTransaction],
@@ -299,6 +313,31 @@ pub fn customer_state(
     catalog: &CatalogView,
     now: UnixMillis,
 ) -> CustomerState {
+    state_of_facts(
+        CustomerFacts {
+            transactions,
+            events,
+            grants,
+            temporary: &[],
+        },
+        catalog,
+        now,
+    )
+}
+
+/// Computes a customer's subscriptions, purchases and entitlements from all their facts,
+/// temporary grants included.
+pub fn state_of_facts(
+    facts: CustomerFacts<'_>,
+    catalog: &CatalogView,
+    now: UnixMillis,
+) -> CustomerState {
+    let CustomerFacts {
+        transactions,
+        events,
+        grants,
+        temporary,
+    } = facts;
     let mut state = CustomerState::default();
 
     let mut by_original: BTreeMap<(Store, &str), Vec<&StoreTransaction>> = BTreeMap::new();
@@ -430,6 +469,33 @@ pub fn customer_state(
                 store: Store::Promotional,
             },
         );
+    }
+
+    // A pending temporary grant stands in for its purchase: a period of the product ending
+    // when the grant does, unless a verified purchase of the product is already shown.
+    for grant in temporary.iter().filter(|g| g.is_pending(now)) {
+        state
+            .subscriptions
+            .entry(grant.product_id.clone())
+            .or_insert_with(|| SubscriptionState {
+                product_id: grant.product_id.clone(),
+                product_plan_id: None,
+                store: grant.store,
+                is_sandbox: grant.environment == crate::purchases::Environment::Sandbox,
+                period_type: PeriodType::Normal,
+                purchase_date: grant.granted_at,
+                original_purchase_date: grant.granted_at,
+                expires_date: Some(grant.expires_at),
+                grace_period_expires_date: None,
+                unsubscribe_detected_at: None,
+                billing_issues_detected_at: None,
+                refunded_at: None,
+                auto_resume_date: None,
+                ownership: Ownership::Purchased,
+                store_transaction_id: grant.fetch_token.clone(),
+                original_transaction_id: grant.fetch_token.clone(),
+                price: grant.price.clone(),
+            });
     }
 
     for subscription in state.subscriptions.values() {

@@ -38,6 +38,8 @@ pub enum EventType {
     SubscriptionExtended,
     /// A subscription will pause at the end of its period.
     SubscriptionPaused,
+    /// A store could not verify a purchase, so its entitlements were granted for a short time.
+    TemporaryEntitlementGrant,
 }
 
 impl EventType {
@@ -56,6 +58,7 @@ impl EventType {
             EventType::Transfer => "TRANSFER",
             EventType::SubscriptionExtended => "SUBSCRIPTION_EXTENDED",
             EventType::SubscriptionPaused => "SUBSCRIPTION_PAUSED",
+            EventType::TemporaryEntitlementGrant => "TEMPORARY_ENTITLEMENT_GRANT",
         }
     }
 }
@@ -208,6 +211,35 @@ pub fn event_for_transfer(
     latest: &StoreTransaction,
 ) -> CustomerEvent {
     from_transaction(EventType::Transfer, latest, at, transfer_id)
+}
+
+/// The TEMPORARY_ENTITLEMENT_GRANT event of a grant given for an unverified purchase. Its id
+/// names the purchase (app and fetch token), so posting it again during the outage, or
+/// from another node, gives the same id.
+pub fn event_for_temporary_grant(grant: &crate::purchases::TemporaryGrant) -> CustomerEvent {
+    let event_type = EventType::TemporaryEntitlementGrant;
+    CustomerEvent {
+        id: stable_id(&[
+            event_type.as_str(),
+            grant.store.as_str(),
+            &grant.app_id,
+            &grant.fetch_token,
+        ]),
+        event_type,
+        event_timestamp: grant.granted_at,
+        store: grant.store,
+        environment: grant.environment,
+        product_id: grant.product_id.clone(),
+        period_type: PeriodType::Normal,
+        purchased_at: grant.granted_at,
+        expiration_at: Some(grant.expires_at),
+        transaction_id: grant.fetch_token.clone(),
+        original_transaction_id: grant.fetch_token.clone(),
+        price: grant.price.clone(),
+        cancel_reason: None,
+        expiration_reason: None,
+        auto_resume_at: None,
+    }
 }
 
 /// The INITIAL_PURCHASE event of a promotional grant (store `promotional`), for the
@@ -406,6 +438,43 @@ mod tests {
         assert_eq!(
             event_for_transaction(&one_time, &[]).event_type,
             EventType::NonRenewingPurchase
+        );
+    }
+
+    #[test]
+    fn a_temporary_grant_is_announced_once_per_posted_purchase() {
+        let grant = crate::purchases::TemporaryGrant {
+            id: "tmpg1".into(),
+            customer_key: "c".into(),
+            app_id: "app".into(),
+            store: Store::TestStore,
+            environment: Environment::Sandbox,
+            fetch_token: "tok".into(),
+            product_id: "monthly".into(),
+            price: None,
+            granted_at: UnixMillis(DAY),
+            expires_at: UnixMillis(2 * DAY),
+            settled_at: None,
+        };
+        let event = event_for_temporary_grant(&grant);
+        assert_eq!(event.event_type.as_str(), "TEMPORARY_ENTITLEMENT_GRANT");
+        assert_eq!(event.expiration_at, Some(UnixMillis(2 * DAY)));
+        assert_eq!(event.purchased_at, UnixMillis(DAY));
+        assert_eq!(event.product_id, "monthly");
+        let again = crate::purchases::TemporaryGrant {
+            id: "tmpg2".into(),
+            ..grant.clone()
+        };
+        assert_eq!(event_for_temporary_grant(&again).id, event.id);
+        let other = crate::purchases::TemporaryGrant {
+            fetch_token: "tok2".into(),
+            ..grant
+        };
+        assert_ne!(event_for_temporary_grant(&other).id, event.id);
+        let purchase = event_for_transaction(&txn("tok", "monthly", DAY, Some(30 * DAY)), &[]);
+        assert_ne!(
+            purchase.id, event.id,
+            "the verified purchase has its own event"
         );
     }
 

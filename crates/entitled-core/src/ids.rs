@@ -40,6 +40,8 @@ pub enum IdKind {
     Delivery,
     /// A background job: `job…`.
     Job,
+    /// A temporary entitlement granted while a store could not verify a purchase: `tmpg…`.
+    TemporaryGrant,
 }
 
 impl IdKind {
@@ -63,6 +65,7 @@ impl IdKind {
             IdKind::WebhookIntegration => "whk",
             IdKind::Delivery => "dlv",
             IdKind::Job => "job",
+            IdKind::TemporaryGrant => "tmpg",
         }
     }
 }

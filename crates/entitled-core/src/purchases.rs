@@ -62,6 +62,15 @@ impl Environment {
             Environment::Production => "production",
         }
     }
+
+    /// Parses [`Environment::as_str`]'s output back.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        match value {
+            "sandbox" => Some(Environment::Sandbox),
+            "production" => Some(Environment::Production),
+            _ => None,
+        }
+    }
 }
 
 /// What part of a subscription's life a period is.
@@ -162,6 +171,47 @@ pub struct StoreTransaction {
     pub price: Option<Money>,
     /// Whether the product is a subscription (else a one-time purchase).
     pub is_subscription: bool,
+}
+
+/// How long a temporary grant lasts at most: RevenueCat's limit for the access it gives while
+/// a store cannot verify a purchase.
+pub const TEMPORARY_GRANT_MS: i64 = crate::time::DAY_MS;
+
+/// Access given to a customer for a purchase the store could not verify when it was posted
+/// (an outage): the product's entitlements until `expires_at`, at most a day. The purchase
+/// is verified again later; once the store has answered (`settled_at`), the grant gives
+/// nothing more and a verified purchase, if any, takes its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemporaryGrant {
+    /// `tmpg…`.
+    pub id: String,
+    /// The customer who posted the purchase.
+    pub customer_key: String,
+    /// The app it was bought through.
+    pub app_id: String,
+    /// The store that could not verify it.
+    pub store: Store,
+    /// Sandbox or production, as far as known.
+    pub environment: Environment,
+    /// The store's proof of purchase as posted (the receipt's `fetch_token`).
+    pub fetch_token: String,
+    /// The store product identifier posted with it.
+    pub product_id: String,
+    /// The price the app reported, if any.
+    pub price: Option<Money>,
+    /// When the purchase was posted: the grant starts, and the purchase is dated, then.
+    pub granted_at: UnixMillis,
+    /// When the grant's access ends unless the store verifies the purchase first.
+    pub expires_at: UnixMillis,
+    /// When the store answered (verified or refused the purchase), if it has.
+    pub settled_at: Option<UnixMillis>,
+}
+
+impl TemporaryGrant {
+    /// Whether the grant still stands in for its purchase at `now`: given, and not yet settled.
+    pub fn is_pending(&self, now: UnixMillis) -> bool {
+        self.granted_at <= now && self.settled_at.is_none_or(|settled| settled > now)
+    }
 }
 
 /// Something a store said about a subscription (or one-time purchase) after it was bought.

@@ -18,6 +18,9 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     days_from_civil(next.0, next.1, 1) - days_from_civil(year, month, 1)
 }
 
+/// The billing period of test subscriptions whose product names none.
+pub const DEFAULT_PERIOD: &str = "P1M";
+
 /// Largest number of years, of months and of days (a week counts 7) [`add_period`] accepts:
 /// ten thousand years in days, far more than any store period, small enough that the
 /// calendar arithmetic cannot overflow.

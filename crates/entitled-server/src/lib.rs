@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod shed;
 pub mod subscribers;
 pub mod sweep;
+pub mod temporary_grants;
 pub mod v1;
 pub mod v2;
 pub mod visits;

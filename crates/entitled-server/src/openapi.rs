@@ -145,6 +145,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::promotional::revoke))
         .routes(routes!(v2::test_store::act))
         .routes(routes!(v2::test_store::advance_clock))
+        .routes(routes!(v2::test_store_outage::set_outage))
         .routes(routes!(
             v2::webhooks::list_integrations,
             v2::webhooks::create_integration

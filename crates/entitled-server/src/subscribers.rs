@@ -1,7 +1,7 @@
 //! Customers as the v1 API sees them: found or created on first sight, with their state
 //! computed by the engine at the project's `now` (real time plus the test-store clock).
 
-use entitled_core::engine::{CustomerState, customer_state};
+use entitled_core::engine::{CustomerFacts, CustomerState, state_of_facts};
 use entitled_core::{Customer, IdKind, UnixMillis, new_id};
 use entitled_storage::{CustomerLock, StorageError};
 
@@ -113,14 +113,18 @@ pub async fn state_of(
         .lifecycle_events_of(&customer.project_id, &customer.key)
         .await?;
     let grants = state.storage.grants_of(&customer.key).await?;
+    let temporary = state
+        .storage
+        .pending_temporary_grants_of(&customer.key)
+        .await?;
     let catalog = state.storage.catalog_view(&customer.project_id).await?;
-    Ok(customer_state(
-        &transactions,
-        &events,
-        &grants,
-        &catalog,
-        now,
-    ))
+    let facts = CustomerFacts {
+        transactions: &transactions,
+        events: &events,
+        grants: &grants,
+        temporary: &temporary,
+    };
+    Ok(state_of_facts(facts, &catalog, now))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The sweep: what the passing of time alone changes for customers. Test-store subscriptions
 //! renew at their period ends and lapsed subscriptions get their EXPIRATION event even when no
 //! request touches the customer, so webhooks report them in real time, not only when the test
-//! clock is moved.
+//! clock is moved. Purchases given temporary grants during a store outage are verified once
+//! the store is up again.
 //!
 //! Every node sweeps. Each pass looks, per project, at what ended since the last pass (by
 //! index, not by scanning every purchase). Renewal and event ids are deterministic, so passes
@@ -27,12 +28,15 @@ pub struct Settled {
     pub renewals: u64,
     /// EXPIRATION events due (already known ones included: recording them again is a no-op).
     pub expirations: u64,
+    /// Temporary grants settled because their store is up again.
+    pub temporary_grants: u64,
 }
 
 impl std::ops::AddAssign for Settled {
     fn add_assign(&mut self, other: Self) {
         self.renewals += other.renewals;
         self.expirations += other.expirations;
+        self.temporary_grants += other.temporary_grants;
     }
 }
 
@@ -196,6 +200,10 @@ pub async fn sweep_once(state: &AppState) -> Result<Settled, ApiError> {
                 settled += settle(state, &target.project_id, transactions, &events, now).await?;
             }
         }
+        if !target.test_store_down {
+            settled.temporary_grants +=
+                crate::temporary_grants::settle_pending(state, &target.project_id, now).await?;
+        }
         state.storage.mark_swept(&target.project_id, now).await?;
     }
     Ok(settled)
@@ -212,6 +220,7 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
                 Ok(settled) if settled != Settled::default() => tracing::info!(
                     renewals = settled.renewals,
                     expirations = settled.expirations,
+                    temporary_grants = settled.temporary_grants,
                     "sweep settled what time changed"
                 ),
                 Ok(_) => {}
@@ -269,9 +278,10 @@ mod tests {
         customer.key
     }
 
-    #[tokio::test]
-    async fn a_cancellation_made_while_settling_waits_for_the_customer_stops_its_renewal() {
-        let (state, _dir) = crate::test_state(Arc::new(|| NOW)).await;
+    /// A project with a monthly test-store product `pro_monthly`: (state, its temp dir,
+    /// project id, app id).
+    async fn project_with_monthly_product() -> (AppState, tempfile::TempDir, String, String) {
+        let (state, dir) = crate::test_state(Arc::new(|| NOW)).await;
         let boot = crate::admin::bootstrap(state.storage.as_ref(), NOW)
             .await
             .unwrap()
@@ -302,6 +312,12 @@ mod tests {
             .create_product(&product, &audit)
             .await
             .unwrap();
+        (state, dir, project_id, app_id)
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_made_while_settling_waits_for_the_customer_stops_its_renewal() {
+        let (state, _dir, project_id, app_id) = project_with_monthly_product().await;
         let canceller = subscriber(&state, &project_id, &app_id, "canceller").await;
         let keeper = subscriber(&state, &project_id, &app_id, "keeper").await;
 
@@ -351,5 +367,80 @@ mod tests {
             1,
             "renewed despite the cancellation"
         );
+    }
+
+    #[tokio::test]
+    async fn the_sweep_verifies_temporary_grants_once_the_store_is_up() {
+        let (state, _dir, project_id, app_id) = project_with_monthly_product().await;
+        let customer = Customer::first_seen(
+            "cust_olga".to_string(),
+            project_id.clone(),
+            "olga".to_string(),
+            NOW,
+        );
+        state.storage.create_customer(&customer, &[]).await.unwrap();
+        let product = state
+            .storage
+            .product_by_identifier(&project_id, &app_id, "pro_monthly")
+            .await
+            .unwrap()
+            .unwrap();
+        let granted_at = UnixMillis(NOW.0 - DAY / 2);
+        state
+            .storage
+            .set_test_store_outage(&project_id, true, granted_at)
+            .await
+            .unwrap();
+        crate::temporary_grants::grant(
+            &state,
+            &project_id,
+            &customer,
+            &app_id,
+            &product,
+            "tok",
+            None,
+            granted_at,
+        )
+        .await
+        .unwrap();
+
+        let down = sweep_once(&state).await.unwrap();
+        assert_eq!(
+            down.temporary_grants, 0,
+            "nothing is verified while the store is down"
+        );
+        assert!(
+            state
+                .storage
+                .transactions_of(&customer.key)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        state
+            .storage
+            .set_test_store_outage(&project_id, false, NOW)
+            .await
+            .unwrap();
+        let up = sweep_once(&state).await.unwrap();
+        assert_eq!(up.temporary_grants, 1);
+        let verified = state.storage.transactions_of(&customer.key).await.unwrap();
+        assert_eq!(verified.len(), 1);
+        assert_eq!(verified[0].store_transaction_id, "tok");
+        assert_eq!(
+            verified[0].purchased_at, granted_at,
+            "dated when it was posted"
+        );
+        assert!(
+            state
+                .storage
+                .pending_temporary_grants_of(&customer.key)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = sweep_once(&state).await.unwrap();
+        assert_eq!(again.temporary_grants, 0, "settled once");
     }
 }

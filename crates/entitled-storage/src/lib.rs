@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use entitled_core::engine::CatalogView;
-use entitled_core::purchases::{LifecycleEvent, Store, StoreTransaction};
+use entitled_core::purchases::{LifecycleEvent, Store, StoreTransaction, TemporaryGrant};
 use entitled_core::webhooks::{OutboxEvent, WebhookIntegration};
 use entitled_core::{
     ApiKey, App, Attribute, AuditEntry, Customer, CustomerAlias, Entitlement, Offering, Package,
@@ -79,6 +79,7 @@ pub trait Storage:
     + CatalogStore
     + CustomerStore
     + PurchaseStore
+    + TemporaryGrantStore
     + WebhookStore
     + RateLimitStore
     + AuditStore
@@ -90,6 +91,7 @@ impl<T> Storage for T where
         + CatalogStore
         + CustomerStore
         + PurchaseStore
+        + TemporaryGrantStore
         + WebhookStore
         + RateLimitStore
         + AuditStore
@@ -533,6 +535,8 @@ pub struct SweepTarget {
     pub clock_offset_ms: i64,
     /// How far (in project time) the sweep has looked; `None` before its first sweep.
     pub swept_until: Option<UnixMillis>,
+    /// Whether the project's test store is in a simulated outage (nothing can be verified).
+    pub test_store_down: bool,
 }
 
 /// Purchase facts: store transactions, lifecycle events, and the test store's clock.
@@ -646,6 +650,62 @@ pub trait PurchaseStore: Send + Sync + 'static {
     ) -> Result<(Vec<StoreTransaction>, Vec<LifecycleEvent>), StorageError>;
     /// Notes that the sweep has looked up to `until`; it never moves back.
     async fn mark_swept(&self, project_id: &str, until: UnixMillis) -> Result<(), StorageError>;
+}
+
+/// Temporary grants, given for purchases a store could not verify when they were posted, and
+/// the test store's simulated outages that cause them.
+#[async_trait]
+pub trait TemporaryGrantStore: Send + Sync + 'static {
+    /// Records a grant with the events it causes, unless its purchase (app and fetch token)
+    /// already has one: then nothing is written and the grant first given is returned.
+    async fn record_temporary_grant(
+        &self,
+        project_id: &str,
+        grant: &TemporaryGrant,
+        events: &[OutboxEvent],
+        now: UnixMillis,
+    ) -> Result<TemporaryGrant, StorageError>;
+    /// The grant given for a posted purchase, if any.
+    async fn temporary_grant_for(
+        &self,
+        app_id: &str,
+        fetch_token: &str,
+    ) -> Result<Option<TemporaryGrant>, StorageError>;
+    /// A customer's grants the store has not answered for yet, oldest first.
+    async fn pending_temporary_grants_of(
+        &self,
+        customer_key: &str,
+    ) -> Result<Vec<TemporaryGrant>, StorageError>;
+    /// A project's grants the store has not answered for yet, oldest first.
+    async fn pending_temporary_grants(
+        &self,
+        project_id: &str,
+    ) -> Result<Vec<TemporaryGrant>, StorageError>;
+    /// Settles a pending grant at `settled_at` (project time), in one transaction with what
+    /// the store said: the
+    /// verified `transaction` and its events (unless the transaction is known), or `None` when
+    /// the store refused the purchase. `false` when the grant was settled before (nothing is
+    /// written then).
+    async fn settle_temporary_grant(
+        &self,
+        project_id: &str,
+        grant_id: &str,
+        settled_at: UnixMillis,
+        transaction: Option<&StoreTransaction>,
+        events: &[OutboxEvent],
+        now: UnixMillis,
+    ) -> Result<bool, StorageError>;
+    /// Starts (`down`) or ends the project's simulated test-store outage; returns since when
+    /// the store is down (kept from the first start), `None` once it is up.
+    async fn set_test_store_outage(
+        &self,
+        project_id: &str,
+        down: bool,
+        now: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StorageError>;
+    /// Since when the project's test store is down, if it is.
+    async fn test_store_outage(&self, project_id: &str)
+    -> Result<Option<UnixMillis>, StorageError>;
 }
 
 /// A delivery handed to a worker, with everything needed to attempt it.

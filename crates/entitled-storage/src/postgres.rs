@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres};
 
 use crate::shared::{
     impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store,
-    impl_purchase_store, impl_row_ext, impl_webhook_store,
+    impl_purchase_store, impl_row_ext, impl_temporary_grant_store, impl_webhook_store,
 };
 use crate::{Backend, StorageError};
 
@@ -106,5 +106,6 @@ impl_project_store!(PostgresStorage);
 impl_catalog_store!(PostgresStorage);
 impl_customer_store!(PostgresStorage);
 impl_purchase_store!(PostgresStorage);
+impl_temporary_grant_store!(PostgresStorage);
 impl_webhook_store!(PostgresStorage);
 impl_audit_store!(PostgresStorage);

@@ -8,7 +8,7 @@ use sqlx::{Sqlite, SqlitePool};
 
 use crate::shared::{
     impl_audit_store, impl_catalog_store, impl_customer_store, impl_project_store,
-    impl_purchase_store, impl_row_ext, impl_webhook_store,
+    impl_purchase_store, impl_row_ext, impl_temporary_grant_store, impl_webhook_store,
 };
 use crate::{Backend, StorageError};
 
@@ -147,5 +147,6 @@ impl_project_store!(SqliteStorage);
 impl_catalog_store!(SqliteStorage);
 impl_customer_store!(SqliteStorage);
 impl_purchase_store!(SqliteStorage);
+impl_temporary_grant_store!(SqliteStorage);
 impl_webhook_store!(SqliteStorage);
 impl_audit_store!(SqliteStorage);

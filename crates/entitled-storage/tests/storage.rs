@@ -72,6 +72,7 @@ on_both_backends!(
     app_updates_keep_sealed_credentials_apart,
     mutations_and_their_audit_entries_commit_together,
     a_batch_of_visits_keeps_each_customers_latest,
+    temporary_grants_are_given_once_settled_once_and_follow_their_customer,
 );
 
 const T0: UnixMillis = UnixMillis(1_790_000_000_000);
@@ -580,4 +581,165 @@ async fn a_batch_of_visits_keeps_each_customers_latest(subject: &Subject) {
     assert_eq!(b.last_seen_at, Some(UnixMillis(T0.0 + 10)));
     assert_eq!(b.last_seen_platform, None);
     assert_eq!(seen("c").await.last_seen_at, Some(T0));
+}
+
+fn temporary_grant(
+    customer: &entitled_core::Customer,
+    token: &str,
+) -> entitled_core::purchases::TemporaryGrant {
+    use entitled_core::purchases::{Environment, Money, Store, TemporaryGrant};
+    TemporaryGrant {
+        id: new_id(IdKind::TemporaryGrant),
+        customer_key: customer.key.clone(),
+        app_id: "app_x".to_string(),
+        store: Store::TestStore,
+        environment: Environment::Sandbox,
+        fetch_token: token.to_string(),
+        product_id: "pro_monthly".to_string(),
+        price: Some(Money {
+            amount_micros: 4_990_000,
+            currency: "EUR".to_string(),
+        }),
+        granted_at: T0,
+        expires_at: UnixMillis(T0.0 + 86_400_000),
+        settled_at: None,
+    }
+}
+
+async fn temporary_grants_are_given_once_settled_once_and_follow_their_customer(subject: &Subject) {
+    use entitled_core::purchases::{Environment, Ownership, PeriodType, Store, StoreTransaction};
+    let storage = &subject.storage;
+    let project = project("outages");
+    storage.create_project(&project).await.unwrap();
+
+    assert_eq!(storage.test_store_outage(&project.id).await.unwrap(), None);
+    let since = storage
+        .set_test_store_outage(&project.id, true, T0)
+        .await
+        .unwrap();
+    assert_eq!(since, Some(T0));
+    let later = UnixMillis(T0.0 + 5);
+    assert_eq!(
+        storage
+            .set_test_store_outage(&project.id, true, later)
+            .await
+            .unwrap(),
+        Some(T0),
+        "an outage keeps its start"
+    );
+    assert_eq!(
+        storage.test_store_outage(&project.id).await.unwrap(),
+        Some(T0)
+    );
+    let targets = storage.sweep_targets().await.unwrap();
+    assert!(
+        targets
+            .iter()
+            .any(|t| t.project_id == project.id && t.test_store_down)
+    );
+
+    let (a, b) = (customer(&project, "a"), customer(&project, "b"));
+    storage.create_customer(&a, &[]).await.unwrap();
+    storage.create_customer(&b, &[]).await.unwrap();
+    let first = temporary_grant(&a, "tok_a");
+    assert_eq!(
+        storage
+            .record_temporary_grant(&project.id, &first, &[], T0)
+            .await
+            .unwrap(),
+        first
+    );
+    let repeat = temporary_grant(&a, "tok_a");
+    assert_eq!(
+        storage
+            .record_temporary_grant(&project.id, &repeat, &[], later)
+            .await
+            .unwrap(),
+        first,
+        "the purchase keeps its first grant"
+    );
+    assert_eq!(
+        storage.pending_temporary_grants_of(&a.key).await.unwrap(),
+        vec![first.clone()]
+    );
+
+    let transaction = StoreTransaction {
+        id: new_id(IdKind::Transaction),
+        customer_key: a.key.clone(),
+        app_id: "app_x".to_string(),
+        store: Store::TestStore,
+        store_transaction_id: "tok_a".to_string(),
+        original_transaction_id: "tok_a".to_string(),
+        product_id: "pro_monthly".to_string(),
+        product_plan_id: None,
+        purchased_at: T0,
+        expires_at: Some(UnixMillis(T0.0 + 30 * 86_400_000)),
+        period_type: PeriodType::Normal,
+        environment: Environment::Sandbox,
+        ownership: Ownership::Purchased,
+        price: None,
+        is_subscription: true,
+    };
+    let settle = || {
+        storage.settle_temporary_grant(
+            &project.id,
+            &first.id,
+            later,
+            Some(&transaction),
+            &[],
+            later,
+        )
+    };
+    assert!(settle().await.unwrap());
+    assert!(!settle().await.unwrap(), "settled once");
+    assert_eq!(storage.transactions_of(&a.key).await.unwrap().len(), 1);
+    assert!(
+        storage
+            .pending_temporary_grants_of(&a.key)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let settled = storage
+        .temporary_grant_for("app_x", "tok_a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(settled.settled_at, Some(later));
+
+    // A grant of a customer merged into another follows it; deleting that customer removes it.
+    let of_b = temporary_grant(&b, "tok_b");
+    storage
+        .record_temporary_grant(&project.id, &of_b, &[], T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        storage
+            .pending_temporary_grants(&project.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    storage
+        .merge_customers(&b.key, &a.key, later)
+        .await
+        .unwrap();
+    let moved = storage.pending_temporary_grants_of(&a.key).await.unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].fetch_token, "tok_b");
+    assert!(storage.delete_customer(&a.key).await.unwrap());
+    assert_eq!(
+        storage.temporary_grant_for("app_x", "tok_b").await.unwrap(),
+        None
+    );
+
+    assert_eq!(
+        storage
+            .set_test_store_outage(&project.id, false, later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(storage.test_store_outage(&project.id).await.unwrap(), None);
 }

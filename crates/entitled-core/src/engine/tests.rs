@@ -421,3 +421,96 @@ proptest! {
         }
     }
 }
+
+fn temporary(token: &str, product: &str, granted: i64, settled: Option<i64>) -> TemporaryGrant {
+    TemporaryGrant {
+        id: format!("tmpg{token}"),
+        customer_key: "cust1".into(),
+        app_id: "app1".into(),
+        store: Store::TestStore,
+        environment: Environment::Sandbox,
+        fetch_token: token.into(),
+        product_id: product.into(),
+        price: None,
+        granted_at: UnixMillis(granted),
+        expires_at: UnixMillis(granted + crate::purchases::TEMPORARY_GRANT_MS),
+        settled_at: settled.map(UnixMillis),
+    }
+}
+
+fn with_temporary(
+    transactions: &[StoreTransaction],
+    temporary: &[TemporaryGrant],
+    now: i64,
+) -> CustomerState {
+    let facts = CustomerFacts {
+        transactions,
+        temporary,
+        ..CustomerFacts::default()
+    };
+    state_of_facts(facts, &catalog(), UnixMillis(now))
+}
+
+#[test]
+fn a_pending_temporary_grant_gives_its_products_entitlements_for_at_most_a_day() {
+    let grants = [temporary("tok", "lifetime", 10 * DAY, None)];
+    let during = with_temporary(&[], &grants, 10 * DAY + 1_000);
+    let keys: Vec<&str> = during
+        .active_entitlements(UnixMillis(10 * DAY + 1_000))
+        .iter()
+        .map(|e| e.lookup_key.as_str())
+        .collect();
+    assert_eq!(keys, ["extras", "pro"]);
+    assert_eq!(
+        during.entitlements["pro"].expires_date,
+        Some(UnixMillis(11 * DAY)),
+        "even a lifetime product is only granted until the grant ends"
+    );
+    assert_eq!(during.subscriptions["lifetime"].store_transaction_id, "tok");
+
+    let after = with_temporary(&[], &grants, 11 * DAY);
+    assert!(after.active_entitlements(UnixMillis(11 * DAY)).is_empty());
+    let before = with_temporary(&[], &grants, 10 * DAY - 1);
+    assert!(
+        before.entitlements.is_empty(),
+        "nothing before it was given"
+    );
+}
+
+#[test]
+fn a_settled_temporary_grant_gives_way_to_the_verified_purchase() {
+    let verified = [txn("tok", "tok", "pro_monthly", 10 * DAY, Some(40 * DAY))];
+    let grants = [temporary(
+        "tok",
+        "pro_monthly",
+        10 * DAY,
+        Some(10 * DAY + 5_000),
+    )];
+    let s = with_temporary(&verified, &grants, 12 * DAY);
+    assert_eq!(
+        s.entitlements["pro"].expires_date,
+        Some(UnixMillis(40 * DAY))
+    );
+    assert_eq!(s.subscriptions.len(), 1);
+
+    let refused = with_temporary(&[], &grants, 10 * DAY + 6_000);
+    assert!(
+        refused.entitlements.is_empty(),
+        "a grant the store settled without a purchase gives nothing"
+    );
+    // Before it was settled, it gave access.
+    let pending = with_temporary(&[], &grants, 10 * DAY + 4_000);
+    assert!(pending.entitlements["pro"].is_active(UnixMillis(10 * DAY + 4_000)));
+}
+
+#[test]
+fn a_verified_subscription_of_the_product_is_shown_instead_of_a_pending_grant() {
+    let owned = [txn("old", "old", "pro_monthly", 0, Some(30 * DAY))];
+    let grants = [temporary("tok", "pro_monthly", 10 * DAY, None)];
+    let s = with_temporary(&owned, &grants, 10 * DAY + 1);
+    assert_eq!(s.subscriptions["pro_monthly"].store_transaction_id, "old");
+    assert_eq!(
+        s.entitlements["pro"].expires_date,
+        Some(UnixMillis(30 * DAY))
+    );
+}

@@ -7,8 +7,10 @@ use axum::response::Response;
 use entitled_core::purchases::{
     Environment, Money, Ownership, PeriodType, Store, StoreTransaction,
 };
-use entitled_core::test_store::add_period;
-use entitled_core::{AppType, IdKind, KeyKind, ProductType, Transfer, TransferRule, new_id};
+use entitled_core::test_store::{DEFAULT_PERIOD, add_period};
+use entitled_core::{
+    AppType, IdKind, KeyKind, Product, ProductType, Transfer, TransferRule, UnixMillis, new_id,
+};
 use entitled_storage::Recorded;
 use serde::Deserialize;
 
@@ -17,6 +19,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
 use crate::subscribers::{check_app_user_id, find_or_create, lock_customers, project_now};
+use crate::temporary_grants;
 use crate::v1::respond::{customer_info, touch};
 use crate::webhooks::emit;
 use entitled_core::events::{event_for_transaction, event_for_transfer};
@@ -24,8 +27,6 @@ use serde_json::json;
 
 /// RevenueCat's code for a purchase that belongs to another customer.
 const RECEIPT_IN_USE: u32 = 7102;
-/// Billing period of test subscriptions whose product names none.
-const DEFAULT_TEST_PERIOD: &str = "P1M";
 
 /// The body the SDKs post. Fields entitled does not use yet are accepted and ignored.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -101,6 +102,51 @@ pub fn price_micros(
     }
 }
 
+/// The transaction the test store verifies for a purchase of `product` posted with `token`
+/// at `purchased_at`: a subscription runs one billing period from then.
+pub(crate) fn test_store_transaction(
+    product: &Product,
+    customer_key: &str,
+    app_id: &str,
+    token: &str,
+    price: Option<Money>,
+    purchased_at: UnixMillis,
+) -> Result<StoreTransaction, ApiError> {
+    let is_subscription = matches!(
+        product.product_type,
+        ProductType::Subscription | ProductType::NonRenewingSubscription
+    );
+    let expires_at = if is_subscription {
+        let period = product
+            .subscription_duration
+            .as_deref()
+            .unwrap_or(DEFAULT_PERIOD);
+        Some(
+            add_period(purchased_at, period)
+                .ok_or_else(|| ApiError::internal("stored period is invalid"))?,
+        )
+    } else {
+        None
+    };
+    Ok(StoreTransaction {
+        id: new_id(IdKind::Transaction),
+        customer_key: customer_key.to_string(),
+        app_id: app_id.to_string(),
+        store: Store::TestStore,
+        store_transaction_id: token.to_string(),
+        original_transaction_id: token.to_string(),
+        product_id: product.store_identifier.clone(),
+        product_plan_id: None,
+        purchased_at,
+        expires_at,
+        period_type: PeriodType::Normal,
+        environment: Environment::Sandbox,
+        ownership: Ownership::Purchased,
+        price,
+        is_subscription,
+    })
+}
+
 /// Records a purchase and answers the buyer's CustomerInfo (200, also for a repeat).
 #[utoipa::path(post, path = "/v1/receipts", tag = "v1",
     security(("bearer" = [])),
@@ -159,39 +205,57 @@ pub async fn post_receipt(
     let _lock = lock_customers(&state, &[&customer.key]).await?;
     touch(&state, &customer, &headers).await?;
 
-    let is_subscription = matches!(
-        product.product_type,
-        ProductType::Subscription | ProductType::NonRenewingSubscription
-    );
-    let expires_at = if is_subscription {
-        let period = product
-            .subscription_duration
-            .as_deref()
-            .unwrap_or(DEFAULT_TEST_PERIOD);
-        Some(
-            add_period(now, period)
-                .ok_or_else(|| ApiError::internal("stored period is invalid"))?,
+    let store_down = state
+        .storage
+        .test_store_outage(&project_id)
+        .await?
+        .is_some();
+    let pending = state
+        .storage
+        .temporary_grant_for(&app.id, &body.fetch_token)
+        .await?
+        .filter(|grant| grant.is_pending(now));
+    let verified_before =
+        state
+            .storage
+            .find_transaction(&project_id, Store::TestStore, &body.fetch_token);
+    if store_down && verified_before.await?.is_none() {
+        // The store cannot verify a new purchase: grant its entitlements for a while.
+        temporary_grants::grant(
+            &state,
+            &project_id,
+            &customer,
+            &app.id,
+            &product,
+            &body.fetch_token,
+            price,
+            now,
         )
-    } else {
-        None
-    };
-    let transaction = StoreTransaction {
-        id: new_id(IdKind::Transaction),
-        customer_key: customer.key.clone(),
-        app_id: app.id.clone(),
-        store: Store::TestStore,
-        store_transaction_id: body.fetch_token.clone(),
-        original_transaction_id: body.fetch_token.clone(),
-        product_id: product.store_identifier.clone(),
-        product_plan_id: None,
-        purchased_at: now,
-        expires_at,
-        period_type: PeriodType::Normal,
-        environment: Environment::Sandbox,
-        ownership: Ownership::Purchased,
+        .await?;
+        return customer_info(
+            &state,
+            &caller,
+            &customer,
+            now,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            None,
+        )
+        .await;
+    }
+    if let Some(grant) = pending.filter(|g| !store_down && g.customer_key == customer.key) {
+        // The store is back: verify the purchase granted for, dated when it was posted.
+        temporary_grants::settle(&state, &project_id, &grant, now).await?;
+    }
+
+    let transaction = test_store_transaction(
+        &product,
+        &customer.key,
+        &app.id,
+        &body.fetch_token,
         price,
-        is_subscription,
-    };
+        now,
+    )?;
     let initial = event_for_transaction(&transaction, &[]);
     let events = emit::for_customer(
         &state,

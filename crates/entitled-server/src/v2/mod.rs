@@ -14,4 +14,5 @@ pub mod packages;
 pub mod products;
 pub mod projects;
 pub mod test_store;
+pub mod test_store_outage;
 pub mod webhooks;

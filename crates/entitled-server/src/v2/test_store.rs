@@ -10,7 +10,7 @@ use entitled_core::events::{event_for_lifecycle, event_for_transaction};
 use entitled_core::purchases::{
     LifecycleEvent, LifecycleKind, PeriodType, Store, StoreTransaction, is_refunded,
 };
-use entitled_core::test_store::add_period;
+use entitled_core::test_store::{DEFAULT_PERIOD, add_period};
 use entitled_core::{IdKind, Scope, UnixMillis, new_id};
 use entitled_storage::PageRequest;
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,6 @@ use crate::subscribers::{lock_customers, project_now};
 use crate::webhooks::emit;
 
 const PURCHASES: &str = "customer_information:purchases";
-/// Billing period of test subscriptions whose product names none.
-const DEFAULT_TEST_PERIOD: &str = "P1M";
 /// The actions [`act`] takes (`ActionBody`'s documented pattern lists the same).
 const ACTIONS: [&str; 10] = [
     "renew",
@@ -127,7 +125,7 @@ pub(crate) async fn periods(
         .map(|p| {
             let period = p
                 .subscription_duration
-                .unwrap_or_else(|| DEFAULT_TEST_PERIOD.to_string());
+                .unwrap_or_else(|| DEFAULT_PERIOD.to_string());
             (p.store_identifier, period)
         })
         .collect())
@@ -230,7 +228,7 @@ pub async fn act(
             let product_periods = periods(&state, &project_id).await?;
             let period = product_periods
                 .get(&found.product_id)
-                .map_or(DEFAULT_TEST_PERIOD, String::as_str);
+                .map_or(DEFAULT_PERIOD, String::as_str);
             let starts = current.expires_date.filter(|e| *e > now).unwrap_or(now);
             let ends = add_period(starts, period).ok_or_else(out_of_time)?;
             let renewal = StoreTransaction {
@@ -309,7 +307,7 @@ pub async fn act(
             let product_periods = periods(&state, &project_id).await?;
             let period = product_periods
                 .get(&found.product_id)
-                .map_or(DEFAULT_TEST_PERIOD, String::as_str);
+                .map_or(DEFAULT_PERIOD, String::as_str);
             let expires_at = add_period(ends, period).ok_or_else(out_of_time)?;
             pending.push(event(LifecycleKind::Extended { expires_at }));
         }
@@ -326,7 +324,7 @@ pub async fn act(
             let product_periods = periods(&state, &project_id).await?;
             let period = product_periods
                 .get(&found.product_id)
-                .map_or(DEFAULT_TEST_PERIOD, String::as_str);
+                .map_or(DEFAULT_PERIOD, String::as_str);
             let resumes_at = add_period(ends, period).ok_or_else(out_of_time)?;
             pending.push(event(LifecycleKind::Paused { resumes_at }));
         }

@@ -105,6 +105,7 @@ macro_rules! impl_customer_store {
                     "DELETE FROM store_transactions WHERE customer_key = $1",
                     "DELETE FROM customer_transfers WHERE source_customer_key = $1 OR target_customer_key = $1",
                     "DELETE FROM promotional_grants WHERE customer_key = $1",
+                    "DELETE FROM temporary_grants WHERE customer_key = $1",
                     "DELETE FROM customer_attributes WHERE customer_key = $1",
                     "DELETE FROM customer_aliases WHERE customer_key = $1",
                 ] {

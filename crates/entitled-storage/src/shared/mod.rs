@@ -10,6 +10,7 @@ pub(crate) mod catalog;
 pub(crate) mod customers;
 pub(crate) mod projects;
 pub(crate) mod purchases;
+pub(crate) mod temporary_grants;
 pub(crate) mod webhooks;
 
 pub(crate) use audit::impl_audit_store;
@@ -17,6 +18,7 @@ pub(crate) use catalog::impl_catalog_store;
 pub(crate) use customers::impl_customer_store;
 pub(crate) use projects::impl_project_store;
 pub(crate) use purchases::impl_purchase_store;
+pub(crate) use temporary_grants::impl_temporary_grant_store;
 pub(crate) use webhooks::impl_webhook_store;
 
 use entitled_core::{
@@ -618,11 +620,9 @@ pub(crate) fn transaction_from_row<R: RowExt>(
     let period_text = row.text("period_type")?;
     let period_type =
         PeriodType::from_stored(&period_text).ok_or_else(|| bad("period_type", period_text))?;
-    let environment = match row.text("environment")?.as_str() {
-        "sandbox" => Environment::Sandbox,
-        "production" => Environment::Production,
-        other => return Err(bad("environment", other.to_string())),
-    };
+    let environment_text = row.text("environment")?;
+    let environment = Environment::from_stored(&environment_text)
+        .ok_or_else(|| bad("environment", environment_text))?;
     let ownership = match row.text("ownership")?.as_str() {
         "PURCHASED" => Ownership::Purchased,
         "FAMILY_SHARED" => Ownership::FamilyShared,

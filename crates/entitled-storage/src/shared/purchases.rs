@@ -279,6 +279,7 @@ macro_rules! impl_purchase_store {
                     "UPDATE customer_aliases SET customer_key = $2 WHERE customer_key = $1",
                     "UPDATE store_transactions SET customer_key = $2 WHERE customer_key = $1",
                     "UPDATE promotional_grants SET customer_key = $2 WHERE customer_key = $1",
+                    "UPDATE temporary_grants SET customer_key = $2 WHERE customer_key = $1",
                     "DELETE FROM customer_attributes WHERE customer_key = $1 AND name IN \
                      (SELECT name FROM customer_attributes WHERE customer_key = $2)",
                     "UPDATE customer_attributes SET customer_key = $2 WHERE customer_key = $1",
@@ -384,9 +385,10 @@ macro_rules! impl_purchase_store {
 
             async fn sweep_targets(&self) -> Result<Vec<$crate::SweepTarget>, $crate::StorageError> {
                 let rows = sqlx::query(
-                    "SELECT p.id AS project_id, COALESCE(c.offset_ms, 0) AS offset_ms, s.swept_until AS swept_until \
-                     FROM projects p LEFT JOIN test_clocks c ON c.project_id = p.id \
-                     LEFT JOIN sweeps s ON s.project_id = p.id ORDER BY p.id",
+                    "SELECT p.id AS project_id, COALESCE(c.offset_ms, 0) AS offset_ms, s.swept_until AS swept_until, \
+                     o.since_ms AS down_since FROM projects p LEFT JOIN test_clocks c ON c.project_id = p.id \
+                     LEFT JOIN sweeps s ON s.project_id = p.id \
+                     LEFT JOIN test_store_outages o ON o.project_id = p.id ORDER BY p.id",
                 )
                 .fetch_all(&self.pool)
                 .await?;
@@ -397,6 +399,7 @@ macro_rules! impl_purchase_store {
                             project_id: row.text("project_id")?,
                             clock_offset_ms: row.int("offset_ms")?,
                             swept_until: row.opt_int("swept_until")?.map(entitled_core::UnixMillis),
+                            test_store_down: row.opt_int("down_since")?.is_some(),
                         })
                     })
                     .collect()

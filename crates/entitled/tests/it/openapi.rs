@@ -156,6 +156,7 @@ const SERVED: &[(&str, &str)] = &[
         "/v2/projects/{project_id}/test_store/transactions/{transaction_id}/actions",
     ),
     ("post", "/v2/projects/{project_id}/test_store/clock"),
+    ("post", "/v2/projects/{project_id}/test_store/outage"),
     ("get", "/rcbilling/v1/subscribers/{app_user_id}/products"),
     ("get", "/v1/subscribers/{app_user_id}/virtual_currencies"),
     ("get", "/v2/projects/{project_id}/integrations/webhooks"),

@@ -115,7 +115,7 @@ fn urlencode(value: &str) -> String {
     value.replace('$', "%24").replace(':', "%3A")
 }
 
-fn millis(date: &Value) -> i64 {
+pub(crate) fn millis(date: &Value) -> i64 {
     let text = date.as_str().expect("a date string");
     // YYYY-MM-DDTHH:MM:SSZ
     let parts: Vec<i64> = text

@@ -809,3 +809,199 @@ async fn time_alone_renews_and_expires_on_sqlite() {
 async fn time_alone_renews_and_expires_on_postgres() {
     time_alone_renews_and_expires(Db::Postgres).await;
 }
+
+/// While the test store is down, a purchase gets a temporary grant (its entitlements for at
+/// most a day, a TEMPORARY_ENTITLEMENT_GRANT with RevenueCat's guaranteed fields); posting it
+/// again changes nothing; once the store is up, the purchase is verified, dated when it was
+/// posted, and announced as an INITIAL_PURCHASE.
+async fn an_outage_grants_temporarily_then_verifies(db: Db) {
+    let Some(server) = TestServer::start_with(db, FAST).await else {
+        return;
+    };
+    let (receiver, _, secret) = listening(&server).await;
+    crate::sdk::catalog(&server).await;
+    let outage = |active: bool| {
+        server
+            .secret(Method::POST, &server.project_path("/test_store/outage"))
+            .json(&json!({ "active": active }))
+    };
+    let (status, _, bad) = send(
+        server
+            .secret(Method::POST, &server.project_path("/test_store/outage"))
+            .json(&json!({ "active": "yes" })),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["type"], "parameter_error", "{bad}");
+    let (status, _, foreign) = send(
+        server
+            .secret(Method::POST, "/v2/projects/projnope/test_store/outage")
+            .json(&json!({ "active": true })),
+    )
+    .await;
+    assert_eq!(status, 403, "another project's outage: {foreign}");
+    let (status, _, down) = send(outage(true)).await;
+    assert_eq!(status, 200, "{down}");
+    assert_eq!(down["active"], true);
+    let since = down["since_ms"].as_i64().expect("since_ms while down");
+    let (_, _, again) = send(outage(true)).await;
+    assert_eq!(
+        again["since_ms"], since,
+        "an outage started twice keeps its start"
+    );
+
+    let buy = || {
+        server.with_key(Method::POST, "/v1/receipts", &server.public_key).json(
+            &json!({"app_user_id": "olga", "fetch_token": "tok_outage", "product_id": "pro_monthly",
+                    "price": 4.99, "currency": "USD"}),
+        )
+    };
+    let (status, _, granted) = send(buy()).await;
+    assert_eq!(status, 200, "{granted}");
+    let pro = &granted["subscriber"]["entitlements"]["pro"];
+    assert_eq!(pro["product_identifier"], "pro_monthly", "{granted}");
+    let day_ms = 86_400_000;
+    let purchased = crate::sdk::millis(&pro["purchase_date"]);
+    let expires = crate::sdk::millis(&pro["expires_date"]);
+    assert_eq!(expires - purchased, day_ms, "a day at most: {pro}");
+
+    let seen = wait_until(&receiver, |seen| {
+        !events_of(seen, "TEMPORARY_ENTITLEMENT_GRANT", "olga").is_empty()
+    })
+    .await;
+    let grants = events_of(&seen, "TEMPORARY_ENTITLEMENT_GRANT", "olga");
+    assert_eq!(grants.len(), 1, "{seen:?}");
+    let event = &grants[0];
+    for field in [
+        "app_user_id",
+        "purchased_at_ms",
+        "expiration_at_ms",
+        "event_timestamp_ms",
+        "product_id",
+        "entitlement_ids",
+        "store",
+    ] {
+        assert!(!event[field].is_null(), "{field} missing: {event}");
+    }
+    assert_eq!(event["product_id"], "pro_monthly");
+    assert_eq!(event["entitlement_ids"], json!(["pro"]));
+    assert_eq!(event["environment"], "SANDBOX");
+    assert_eq!(
+        event["expiration_at_ms"].as_i64().unwrap() - event["purchased_at_ms"].as_i64().unwrap(),
+        day_ms
+    );
+    verify(&secret, &seen[0].0, &seen[0].1);
+
+    // Posted again during the outage: the same grant, no second event.
+    let (status, _, repeat) = send(buy()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        repeat["subscriber"]["entitlements"]["pro"]["expires_date"],
+        pro["expires_date"]
+    );
+
+    let (status, _, up) = send(outage(false)).await;
+    assert_eq!(status, 200, "{up}");
+    assert_eq!(up["active"], false);
+    assert!(up["since_ms"].is_null());
+    assert_eq!(up["verified"], 1, "{up}");
+    let seen = wait_until(&receiver, |seen| {
+        !events_of(seen, "INITIAL_PURCHASE", "olga").is_empty()
+    })
+    .await;
+    let initial = events_of(&seen, "INITIAL_PURCHASE", "olga");
+    assert_eq!(initial.len(), 1, "{seen:?}");
+    assert_eq!(
+        initial[0]["purchased_at_ms"], event["purchased_at_ms"],
+        "dated when it was posted"
+    );
+    assert_eq!(initial[0]["transaction_id"], "tok_outage");
+    assert_eq!(
+        events_of(&seen, "TEMPORARY_ENTITLEMENT_GRANT", "olga").len(),
+        1
+    );
+
+    let (_, _, info) =
+        send(server.with_key(Method::GET, "/v1/subscribers/olga", &server.public_key)).await;
+    let pro = &info["subscriber"]["entitlements"]["pro"];
+    assert_eq!(
+        crate::sdk::millis(&pro["purchase_date"]),
+        purchased,
+        "{info}"
+    );
+    assert!(
+        crate::sdk::millis(&pro["expires_date"]) - purchased >= 28 * day_ms,
+        "the verified month replaces the day: {info}"
+    );
+    // Posting it now answers the verified purchase and announces nothing more.
+    let (status, _, _) = send(buy()).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = receiver.seen.lock().unwrap().clone();
+    assert_eq!(events_of(&seen, "INITIAL_PURCHASE", "olga").len(), 1);
+}
+
+#[tokio::test]
+async fn an_outage_grants_temporarily_then_verifies_on_sqlite() {
+    an_outage_grants_temporarily_then_verifies(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_outage_grants_temporarily_then_verifies_on_postgres() {
+    an_outage_grants_temporarily_then_verifies(Db::Postgres).await;
+}
+
+/// A one-time purchase granted for during an outage stays pending while the store is down
+/// (the sweep passes over it), and is verified as a one-time purchase when the store is up.
+#[tokio::test]
+async fn a_one_time_purchase_granted_during_an_outage_is_verified_as_one() {
+    let mut flags = FAST.to_vec();
+    flags.extend(["--sweep-interval-secs", "1"]);
+    let Some(server) = TestServer::start_with(Db::Sqlite, &flags).await else {
+        return;
+    };
+    let (receiver, _, _) = listening(&server).await;
+    crate::sdk::catalog(&server).await;
+    let outage = |active: bool| {
+        server
+            .secret(Method::POST, &server.project_path("/test_store/outage"))
+            .json(&json!({ "active": active }))
+    };
+    assert_eq!(send(outage(true)).await.0, 200);
+    let (status, _, body) = send(server.with_key(Method::POST, "/v1/receipts", &server.public_key)
+        .json(&json!({"app_user_id": "sven", "fetch_token": "tok_lifetime", "product_id": "lifetime"})))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Still down: the sweep leaves it pending.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let seen = receiver.seen.lock().unwrap().clone();
+    assert_eq!(
+        events_of(&seen, "TEMPORARY_ENTITLEMENT_GRANT", "sven").len(),
+        1,
+        "{seen:?}"
+    );
+    assert!(events_of(&seen, "NON_RENEWING_PURCHASE", "sven").is_empty());
+
+    let (_, _, up) = send(outage(false)).await;
+    let seen = wait_until(&receiver, |seen| {
+        !events_of(seen, "NON_RENEWING_PURCHASE", "sven").is_empty()
+    })
+    .await;
+    assert_eq!(up["verified"], 1, "{up}");
+    assert_eq!(
+        events_of(&seen, "NON_RENEWING_PURCHASE", "sven").len(),
+        1,
+        "{seen:?}"
+    );
+    let (_, _, info) =
+        send(server.with_key(Method::GET, "/v1/subscribers/sven", &server.public_key)).await;
+    assert!(
+        info["subscriber"]["entitlements"]["pro"]["expires_date"].is_null(),
+        "a verified lifetime purchase no longer ends with the grant: {info}"
+    );
+    assert_eq!(
+        info["subscriber"]["non_subscriptions"]["lifetime"][0]["store_transaction_id"],
+        "tok_lifetime",
+        "{info}"
+    );
+}
