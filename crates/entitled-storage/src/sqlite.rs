@@ -60,9 +60,23 @@ impl SqliteStorage {
         let checkpointer = if in_memory {
             None
         } else {
-            let started = crate::sqlite_checkpoint::Checkpointer::start(path).map_err(|e| {
-                StorageError::Internal(format!("starting the checkpoint thread: {e}"))
-            })?;
+            // Rewinds go through the write connection's queue (see sqlite_checkpoint.rs).
+            let (pool, runtime) = (pool.clone(), tokio::runtime::Handle::current());
+            let rewind: crate::sqlite_checkpoint::Rewind = Box::new(move |_| {
+                let row = runtime
+                    .block_on(sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&pool))
+                    .map_err(|e| e.to_string())?;
+                let busy: i64 = sqlx::Row::try_get(&row, 0).map_err(|e| e.to_string())?;
+                if busy == 0 {
+                    Ok(())
+                } else {
+                    Err("readers or a writer were in the way".to_string())
+                }
+            });
+            let started =
+                crate::sqlite_checkpoint::Checkpointer::start(path, rewind).map_err(|e| {
+                    StorageError::Internal(format!("starting the checkpoint thread: {e}"))
+                })?;
             Some(std::sync::Arc::new(started))
         };
         Ok(Self {
