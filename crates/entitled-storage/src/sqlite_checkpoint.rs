@@ -14,7 +14,9 @@
 //! WAL starts over from an empty file. The storage runs that checkpoint on its own write
 //! connection, so writers wait for it in that connection's fair queue; run from this thread,
 //! it made them wait in SQLite's busy handler instead, which sleeps up to 100 ms between
-//! tries (receipts' p99 went from 260 to 520 ms).
+//! tries (receipts' p99 was 520 ms that way, 385 ms through the queue). Each rewind still
+//! stops writes for about 0.3 s on the CI machine's disk (every 3 s under full receipt
+//! load); a 256 MiB bound made them rarer but no better at p99 (bench/README.md).
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -93,8 +95,18 @@ impl Checkpointer {
                     let Some(c) = &conn else { continue };
                     match checkpoint(c) {
                         Ok(wal_frames) if wal_frames > max_frames => {
-                            if let Err(e) = rewind(c) {
-                                tracing::warn!(wal_frames, error = %e, "the WAL could not be rewound yet; retrying");
+                            let started = std::time::Instant::now();
+                            match rewind(c) {
+                                Ok(()) => tracing::debug!(
+                                    wal_frames,
+                                    took_ms = started.elapsed().as_millis() as u64,
+                                    "WAL rewound"
+                                ),
+                                Err(e) => tracing::warn!(
+                                    wal_frames,
+                                    error = %e,
+                                    "the WAL could not be rewound yet; retrying"
+                                ),
                             }
                         }
                         Ok(_) => {}

@@ -126,6 +126,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             Duration::from_secs(config.sweep_interval_secs),
         )
     });
+    let visits = state.visits.clone();
     let router = app(state, &http);
     println!("entitled: listening on http://{address}");
     tracing::info!(%address, database = %redact_url(&config.database), "listening");
@@ -147,6 +148,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })
         .await
         .context("serving HTTP")?;
+    // The last requests' visits are written before the process ends.
+    if let Err(err) = visits.flush().await {
+        tracing::warn!(error = %err, "last-seen visits not written at shutdown");
+    }
     worker.abort();
     jobs.abort();
     if let Some(sweep) = sweep {

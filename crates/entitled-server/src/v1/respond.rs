@@ -63,7 +63,7 @@ pub async fn touch(
     }
     state
         .visits
-        .record(Visit {
+        .note(Visit {
             customer_key: customer.key.clone(),
             seen_at: now,
             app_version: client.app_version,
