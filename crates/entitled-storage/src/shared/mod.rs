@@ -606,10 +606,25 @@ macro_rules! rows_of_purchases_ending_between {
 }
 pub(crate) use rows_of_purchases_ending_between;
 
+/// The price kept in `price_micros` and `currency`, when both are there.
+pub(crate) fn price_from_row<R: RowExt>(
+    row: &R,
+) -> Result<Option<entitled_core::purchases::Money>, StorageError> {
+    Ok(
+        match (row.opt_int("price_micros")?, row.opt_text("currency")?) {
+            (Some(amount_micros), Some(currency)) => Some(entitled_core::purchases::Money {
+                amount_micros,
+                currency,
+            }),
+            _ => None,
+        },
+    )
+}
+
 pub(crate) fn transaction_from_row<R: RowExt>(
     row: &R,
 ) -> Result<entitled_core::purchases::StoreTransaction, StorageError> {
-    use entitled_core::purchases::{Environment, Money, Ownership, PeriodType, Store};
+    use entitled_core::purchases::{Environment, Ownership, PeriodType, Store};
     let bad = |what: &str, value: String| {
         StorageError::Internal(format!(
             "stored transaction has an invalid {what}: {value:?}"
@@ -628,13 +643,7 @@ pub(crate) fn transaction_from_row<R: RowExt>(
         "FAMILY_SHARED" => Ownership::FamilyShared,
         other => return Err(bad("ownership", other.to_string())),
     };
-    let price = match (row.opt_int("price_micros")?, row.opt_text("currency")?) {
-        (Some(amount_micros), Some(currency)) => Some(Money {
-            amount_micros,
-            currency,
-        }),
-        _ => None,
-    };
+    let price = price_from_row(row)?;
     Ok(entitled_core::purchases::StoreTransaction {
         id: row.text("id")?,
         customer_key: row.text("customer_key")?,

@@ -1,7 +1,7 @@
 //! Temporary grants and the test store's simulated outages, for both backends.
 
 use entitled_core::UnixMillis;
-use entitled_core::purchases::{Environment, Money, Store, TemporaryGrant};
+use entitled_core::purchases::{Environment, Store, TemporaryGrant};
 
 use crate::StorageError;
 use crate::shared::RowExt;
@@ -26,13 +26,7 @@ pub(crate) fn temporary_grant_from_row<R: RowExt>(row: &R) -> Result<TemporaryGr
     let environment_text = row.text("environment")?;
     let environment = Environment::from_stored(&environment_text)
         .ok_or_else(|| bad("environment", environment_text))?;
-    let price = match (row.opt_int("price_micros")?, row.opt_text("currency")?) {
-        (Some(amount_micros), Some(currency)) => Some(Money {
-            amount_micros,
-            currency,
-        }),
-        _ => None,
-    };
+    let price = crate::shared::price_from_row(row)?;
     Ok(TemporaryGrant {
         id: row.text("id")?,
         customer_key: row.text("customer_key")?,
