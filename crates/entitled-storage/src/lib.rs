@@ -835,6 +835,10 @@ pub trait WebhookStore: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     /// A finished job's output file.
     async fn job_file(&self, project_id: &str, id: &str) -> Result<Option<String>, StorageError>;
+    /// Drops the stored input and output file of every job that finished (succeeded or
+    /// failed) before `finished_before`; the job itself, its status and result stay. Returns
+    /// how many jobs had something dropped.
+    async fn expire_job_files(&self, finished_before: UnixMillis) -> Result<u64, StorageError>;
     /// Updates a job's status, progress and result.
     async fn update_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), StorageError>;
     /// A job of a project.

@@ -73,6 +73,7 @@ on_both_backends!(
     mutations_and_their_audit_entries_commit_together,
     a_batch_of_visits_keeps_each_customers_latest,
     temporary_grants_are_given_once_settled_once_and_follow_their_customer,
+    finished_jobs_lose_their_files_after_retention_and_nothing_else,
 );
 
 const T0: UnixMillis = UnixMillis(1_790_000_000_000);
@@ -742,4 +743,56 @@ async fn temporary_grants_are_given_once_settled_once_and_follow_their_customer(
         None
     );
     assert_eq!(storage.test_store_outage(&project.id).await.unwrap(), None);
+}
+
+async fn finished_jobs_lose_their_files_after_retention_and_nothing_else(subject: &Subject) {
+    use entitled_core::webhooks::Job;
+    let storage = &subject.storage;
+    let project = project("jobs");
+    storage.create_project(&project).await.unwrap();
+    let job = |status: &str, updated_at: i64| Job {
+        id: new_id(IdKind::Job),
+        project_id: project.id.clone(),
+        kind: "customer_export".to_string(),
+        status: status.to_string(),
+        progress: 100,
+        params: serde_json::json!({"format": "csv"}),
+        result: Some(serde_json::json!({"customers": 1})),
+        created_at: T0,
+        updated_at: UnixMillis(updated_at),
+    };
+    let old_done = job("succeeded", T0.0);
+    let old_failed = job("failed", T0.0);
+    let old_running = job("running", T0.0);
+    let recent_done = job("succeeded", T0.0 + 10_000);
+    for j in [&old_done, &old_failed, &old_running, &recent_done] {
+        storage.create_job(j, Some("input")).await.unwrap();
+        storage.save_job(j, None, Some("file")).await.unwrap();
+    }
+    let cutoff = UnixMillis(T0.0 + 5_000);
+    assert_eq!(storage.expire_job_files(cutoff).await.unwrap(), 2);
+    assert_eq!(storage.expire_job_files(cutoff).await.unwrap(), 0, "once");
+    let file = |j: &Job| {
+        let (storage, id, project_id) = (storage.clone(), j.id.clone(), project.id.clone());
+        async move { storage.job_file(&project_id, &id).await.unwrap() }
+    };
+    assert_eq!(file(&old_done).await, None);
+    assert_eq!(file(&old_failed).await, None);
+    assert_eq!(
+        file(&old_running).await.as_deref(),
+        Some("file"),
+        "still running"
+    );
+    assert_eq!(
+        file(&recent_done).await.as_deref(),
+        Some("file"),
+        "within retention"
+    );
+    let kept = storage
+        .get_job(&project.id, &old_done.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.status, "succeeded");
+    assert_eq!(kept.result, old_done.result, "the job and its result stay");
 }

@@ -1,6 +1,7 @@
 //! The job runner: claims one job at a time (any node may), runs it, saves progress and
 //! renews its lease as it goes. A node that dies leaves the lease to run out; another node
-//! then takes the job over from the start (imports skip what is already imported).
+//! then takes the job over from the start (imports skip what is already imported). Every
+//! hour it also drops the stored input and output of jobs finished over a week ago.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +27,20 @@ const CHUNK: usize = 1_000;
 /// a 29 MB input on SQLite, once per chunk before (bench/README.md).
 const IMPORT_SAVE_EVERY: Duration = Duration::from_secs(2);
 
+/// How long a finished job keeps its input and output file: an export can be downloaded
+/// for a week after it finished.
+pub const JOB_FILE_RETENTION_MS: i64 = 7 * 86_400_000;
+/// How often a runner drops the files of jobs past their retention.
+const EXPIRE_EVERY_MS: i64 = 3_600_000;
+
+/// Drops the input and output files of jobs that finished over [`JOB_FILE_RETENTION_MS`]
+/// before `now`; returns how many jobs had some.
+pub async fn expire_files(storage: &dyn Storage, now: UnixMillis) -> Result<u64, StorageError> {
+    storage
+        .expire_job_files(UnixMillis(now.0.saturating_sub(JOB_FILE_RETENTION_MS)))
+        .await
+}
+
 /// Starts the runner in the background.
 pub fn spawn(
     storage: Arc<dyn Storage>,
@@ -33,7 +48,17 @@ pub fn spawn(
     poll: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut expired_at: Option<UnixMillis> = None;
         loop {
+            let now = clock();
+            if expired_at.is_none_or(|at| now.0.saturating_sub(at.0) >= EXPIRE_EVERY_MS) {
+                expired_at = Some(now);
+                match expire_files(storage.as_ref(), now).await {
+                    Ok(0) => {}
+                    Ok(jobs) => tracing::info!(jobs, "dropped the files of jobs past retention"),
+                    Err(err) => tracing::warn!(error = %err, "cannot drop expired job files"),
+                }
+            }
             match storage.claim_job(KINDS, clock(), LEASE_MS).await {
                 Ok(Some((job, input))) => {
                     let id = job.id.clone();
@@ -246,4 +271,54 @@ async fn run_export(
     job.status = "succeeded".to_string();
     job.progress = 100;
     save(storage, clock, job, Some(&out)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: UnixMillis = UnixMillis(1_790_000_000_000);
+
+    #[tokio::test]
+    async fn files_are_kept_for_a_week_after_the_job_finished() {
+        let (state, _dir) = crate::test_state(Arc::new(|| NOW)).await;
+        let project = crate::admin::create_project(
+            state.storage.as_ref(),
+            "retention",
+            entitled_core::TransferRule::default(),
+            NOW,
+        )
+        .await
+        .unwrap();
+        let finished = |id: &str, ago_ms: i64| Job {
+            id: id.to_string(),
+            project_id: project.id.clone(),
+            kind: "customer_export".to_string(),
+            status: "succeeded".to_string(),
+            progress: 100,
+            params: json!({"format": "csv"}),
+            result: Some(json!({})),
+            created_at: UnixMillis(NOW.0 - ago_ms),
+            updated_at: UnixMillis(NOW.0 - ago_ms),
+        };
+        let day = 86_400_000;
+        for job in [
+            finished("job_week_old", 7 * day + 1),
+            finished("job_six_days", 6 * day),
+        ] {
+            state.storage.create_job(&job, None).await.unwrap();
+            state
+                .storage
+                .save_job(&job, None, Some("customer,entitlement\n"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(expire_files(state.storage.as_ref(), NOW).await.unwrap(), 1);
+        let file = |id: &'static str| {
+            let (storage, project_id) = (state.storage.clone(), project.id.clone());
+            async move { storage.job_file(&project_id, id).await.unwrap() }
+        };
+        assert_eq!(file("job_week_old").await, None);
+        assert!(file("job_six_days").await.is_some());
+    }
 }

@@ -256,7 +256,9 @@ pub async fn job_file(
         .storage
         .job_file(&project_id, &job_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Job file (the job has not finished)"))?;
+        .ok_or_else(|| {
+            ApiError::not_found("Job file (the job has not finished, or finished over a week ago)")
+        })?;
     let content_type = if job.params["format"] == "ndjson" {
         "application/x-ndjson"
     } else {

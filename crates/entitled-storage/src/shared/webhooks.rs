@@ -359,6 +359,22 @@ macro_rules! impl_webhook_store {
                 }
             }
 
+            async fn expire_job_files(
+                &self,
+                finished_before: entitled_core::UnixMillis,
+            ) -> Result<u64, $crate::StorageError> {
+                let expired = sqlx::query(
+                    "UPDATE jobs SET input = NULL, file = NULL \
+                     WHERE status IN ('succeeded', 'failed') AND updated_at < $1 \
+                     AND (input IS NOT NULL OR file IS NOT NULL)",
+                )
+                .bind(finished_before.0)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(expired)
+            }
+
             async fn update_job(&self, job: &entitled_core::webhooks::Job) -> Result<(), $crate::StorageError> {
                 sqlx::query("UPDATE jobs SET status = $2, progress = $3, result = $4, updated_at = $5 WHERE id = $1")
                     .bind(&job.id)
