@@ -395,7 +395,6 @@ mod tests {
             &state,
             &project_id,
             &customer,
-            &app_id,
             &product,
             "tok",
             None,

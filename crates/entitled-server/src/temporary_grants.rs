@@ -24,12 +24,10 @@ const CUSTOMER_LOCK_WAIT: Duration = Duration::from_secs(10);
 /// Grants `product`'s entitlements to `customer` (whose lock the caller holds) for the
 /// purchase posted with `fetch_token` that the test store could not verify at `now`. A
 /// purchase posted again during the outage keeps its first grant and event.
-#[allow(clippy::too_many_arguments)]
 pub async fn grant(
     state: &AppState,
     project_id: &str,
     customer: &Customer,
-    app_id: &str,
     product: &Product,
     fetch_token: &str,
     price: Option<Money>,
@@ -38,7 +36,7 @@ pub async fn grant(
     let grant = TemporaryGrant {
         id: new_id(IdKind::TemporaryGrant),
         customer_key: customer.key.clone(),
-        app_id: app_id.to_string(),
+        app_id: product.app_id.clone(),
         store: Store::TestStore,
         environment: Environment::Sandbox,
         fetch_token: fetch_token.to_string(),
@@ -52,7 +50,7 @@ pub async fn grant(
         state,
         project_id,
         &customer.key,
-        Some(app_id),
+        Some(&grant.app_id),
         &[event_for_temporary_grant(&grant)],
         None,
     )
@@ -87,18 +85,17 @@ pub async fn settle(
     let transaction = test_store_transaction(
         &product,
         &grant.customer_key,
-        &grant.app_id,
         &grant.fetch_token,
         grant.price.clone(),
         grant.granted_at,
     )?;
-    let earlier = state.storage.transactions_of(&grant.customer_key).await?;
+    // A new purchase: nothing of it was recorded before (if it was, nothing is written).
     let events = emit::for_customer(
         state,
         project_id,
         &grant.customer_key,
         Some(&grant.app_id),
-        &[event_for_transaction(&transaction, &earlier)],
+        &[event_for_transaction(&transaction, &[])],
         None,
     )
     .await?;

@@ -9,7 +9,8 @@ use entitled_core::purchases::{
 };
 use entitled_core::test_store::{DEFAULT_PERIOD, add_period};
 use entitled_core::{
-    AppType, IdKind, KeyKind, Product, ProductType, Transfer, TransferRule, UnixMillis, new_id,
+    AppType, Customer, IdKind, KeyKind, Product, ProductType, Transfer, TransferRule, UnixMillis,
+    new_id,
 };
 use entitled_storage::Recorded;
 use serde::Deserialize;
@@ -107,7 +108,6 @@ pub fn price_micros(
 pub(crate) fn test_store_transaction(
     product: &Product,
     customer_key: &str,
-    app_id: &str,
     token: &str,
     price: Option<Money>,
     purchased_at: UnixMillis,
@@ -131,7 +131,7 @@ pub(crate) fn test_store_transaction(
     Ok(StoreTransaction {
         id: new_id(IdKind::Transaction),
         customer_key: customer_key.to_string(),
-        app_id: app_id.to_string(),
+        app_id: product.app_id.clone(),
         store: Store::TestStore,
         store_transaction_id: token.to_string(),
         original_transaction_id: token.to_string(),
@@ -145,6 +145,87 @@ pub(crate) fn test_store_transaction(
         price,
         is_subscription,
     })
+}
+
+/// Records a purchase the store verified for `customer` (whose lock the caller holds) with
+/// its event; a purchase another customer owns moves to this one, unless the project keeps
+/// purchases with their first owner (409, code 7102).
+async fn record_verified(
+    state: &AppState,
+    project_id: &str,
+    customer: &Customer,
+    transaction: &StoreTransaction,
+    now: UnixMillis,
+) -> Result<(), ApiError> {
+    let initial = event_for_transaction(transaction, &[]);
+    let events = emit::for_customer(
+        state,
+        project_id,
+        &customer.key,
+        Some(&transaction.app_id),
+        &[initial],
+        None,
+    )
+    .await?;
+    match state
+        .storage
+        .record_transaction(project_id, transaction, &events, state.now())
+        .await?
+    {
+        Recorded::New => {}
+        Recorded::Known(existing) if existing.customer_key == customer.key => {}
+        Recorded::Known(existing) => {
+            let project = state
+                .storage
+                .get_project(project_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Project"))?;
+            if project.transfer_rule == TransferRule::KeepWithOriginal {
+                let mut err = ApiError::new(
+                    ErrorKind::AlreadyExists,
+                    "This purchase belongs to another customer and this project keeps purchases with their first owner",
+                );
+                err.v1_code = Some(RECEIPT_IN_USE);
+                return Err(err);
+            }
+            let transfer = Transfer {
+                id: new_id(IdKind::Transfer),
+                project_id: project_id.to_string(),
+                source_customer_key: existing.customer_key.clone(),
+                target_customer_key: customer.key.clone(),
+                app_ids: None,
+                transferred_at: state.now(),
+            };
+            let moved = event_for_transfer(&transfer.id, now, &existing);
+            let from = state
+                .storage
+                .customer_by_key(&existing.customer_key)
+                .await?;
+            let extra = json!({
+                "transferred_from": from.map(|c| vec![c.id]).unwrap_or_default(),
+                "transferred_to": [customer.id.clone()],
+            });
+            let events = emit::for_customer(
+                state,
+                project_id,
+                &customer.key,
+                Some(&transaction.app_id),
+                &[moved],
+                Some(extra),
+            )
+            .await?;
+            state
+                .storage
+                .move_purchase(
+                    &transfer,
+                    existing.store,
+                    &existing.original_transaction_id,
+                    &events,
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Records a purchase and answers the buyer's CustomerInfo (200, also for a repeat).
@@ -210,11 +291,6 @@ pub async fn post_receipt(
         .test_store_outage(&project_id)
         .await?
         .is_some();
-    let pending = state
-        .storage
-        .temporary_grant_for(&app.id, &body.fetch_token)
-        .await?
-        .filter(|grant| grant.is_pending(now));
     if store_down
         && state
             .storage
@@ -227,104 +303,25 @@ pub async fn post_receipt(
             &state,
             &project_id,
             &customer,
-            &app.id,
             &product,
             &body.fetch_token,
             price,
             now,
         )
         .await?;
-        return customer_info(
-            &state,
-            &caller,
-            &customer,
-            now,
-            StatusCode::OK,
-            &HeaderMap::new(),
-            None,
-        )
-        .await;
-    }
-    if let Some(grant) = pending.filter(|g| !store_down && g.customer_key == customer.key) {
-        // The store is back: verify the purchase granted for, dated when it was posted.
-        temporary_grants::settle(&state, &project_id, &grant, now).await?;
-    }
-
-    let transaction = test_store_transaction(
-        &product,
-        &customer.key,
-        &app.id,
-        &body.fetch_token,
-        price,
-        now,
-    )?;
-    let initial = event_for_transaction(&transaction, &[]);
-    let events = emit::for_customer(
-        &state,
-        &project_id,
-        &customer.key,
-        Some(&app.id),
-        &[initial],
-        None,
-    )
-    .await?;
-    match state
-        .storage
-        .record_transaction(&project_id, &transaction, &events, state.now())
-        .await?
-    {
-        Recorded::New => {}
-        Recorded::Known(existing) if existing.customer_key == customer.key => {}
-        Recorded::Known(existing) => {
-            let project = state
-                .storage
-                .get_project(&project_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("Project"))?;
-            if project.transfer_rule == TransferRule::KeepWithOriginal {
-                let mut err = ApiError::new(
-                    ErrorKind::AlreadyExists,
-                    "This purchase belongs to another customer and this project keeps purchases with their first owner",
-                );
-                err.v1_code = Some(RECEIPT_IN_USE);
-                return Err(err);
-            }
-            let transfer = Transfer {
-                id: new_id(IdKind::Transfer),
-                project_id: project_id.clone(),
-                source_customer_key: existing.customer_key.clone(),
-                target_customer_key: customer.key.clone(),
-                app_ids: None,
-                transferred_at: state.now(),
-            };
-            let moved = event_for_transfer(&transfer.id, now, &existing);
-            let from = state
-                .storage
-                .customer_by_key(&existing.customer_key)
-                .await?;
-            let extra = json!({
-                "transferred_from": from.map(|c| vec![c.id]).unwrap_or_default(),
-                "transferred_to": [customer.id.clone()],
-            });
-            let events = emit::for_customer(
-                &state,
-                &project_id,
-                &customer.key,
-                Some(&app.id),
-                &[moved],
-                Some(extra),
-            )
-            .await?;
-            state
-                .storage
-                .move_purchase(
-                    &transfer,
-                    existing.store,
-                    &existing.original_transaction_id,
-                    &events,
-                )
-                .await?;
+    } else {
+        let pending = state
+            .storage
+            .temporary_grant_for(&app.id, &body.fetch_token)
+            .await?
+            .filter(|g| !store_down && g.is_pending(now) && g.customer_key == customer.key);
+        if let Some(grant) = pending {
+            // The store is back: verify the purchase granted for, dated when it was posted.
+            temporary_grants::settle(&state, &project_id, &grant, now).await?;
         }
+        let transaction =
+            test_store_transaction(&product, &customer.key, &body.fetch_token, price, now)?;
+        record_verified(&state, &project_id, &customer, &transaction, now).await?;
     }
     customer_info(
         &state,
