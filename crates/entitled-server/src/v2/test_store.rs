@@ -11,7 +11,7 @@ use entitled_core::purchases::{
     LifecycleEvent, LifecycleKind, PeriodType, Store, StoreTransaction, is_refunded,
 };
 use entitled_core::test_store::{DEFAULT_PERIOD, add_period};
-use entitled_core::{IdKind, Scope, UnixMillis, new_id};
+use entitled_core::{IdKind, ProductType, Scope, UnixMillis, new_id};
 use entitled_storage::PageRequest;
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +25,9 @@ use crate::webhooks::emit;
 
 const PURCHASES: &str = "customer_information:purchases";
 /// The actions [`act`] takes (`ActionBody`'s documented pattern lists the same).
-const ACTIONS: [&str; 10] = [
+const ACTIONS: [&str; 11] = [
     "renew",
+    "change_product",
     "cancel",
     "uncancel",
     "billing_issue",
@@ -50,13 +51,17 @@ const MAX_ADVANCE_MS: i64 = 10 * 366 * 86_400_000;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
-    /// `renew`, `cancel`, `uncancel`, `billing_issue`, `recover`, `expire`, `refund`,
+    /// `renew`, `change_product` (a period of `product_id` starts now, as an upgrade
+    /// does), `cancel`, `uncancel`, `billing_issue`, `recover`, `expire`, `refund`,
     /// `extend` (the period ends one period later, as a store's renewal-date extension),
     /// `pause` (no renewal for one period, as Play's pause) or `reverse_refund`.
     #[schema(
-        pattern = "^(renew|cancel|uncancel|billing_issue|recover|expire|refund|extend|pause|reverse_refund)$"
+        pattern = "^(renew|change_product|cancel|uncancel|billing_issue|recover|expire|refund|extend|pause|reverse_refund)$"
     )]
     pub action: String,
+    /// For `change_product`: the store identifier of the subscription product to change to.
+    #[schema(max_length = 100)]
+    pub product_id: Option<String>,
 }
 
 /// A test purchase after an action.
@@ -166,8 +171,8 @@ async fn purchase_facts(
     ))
 }
 
-/// Acts on a test purchase as the store would: renew, cancel, uncancel, billing_issue,
-/// recover, expire or refund. 422 when the purchase's state forbids the action.
+/// Acts on a test purchase as the store would: renew, change_product, cancel, uncancel,
+/// billing_issue, recover, expire, refund, extend, pause or reverse_refund. 422 when the purchase's state forbids the action.
 #[utoipa::path(post, path = "/v2/projects/{project_id}/test_store/transactions/{transaction_id}/actions", tag = "test_store",
     security(("bearer" = [])),
     params(("project_id" = String, Path, description = "The project"),
@@ -246,6 +251,40 @@ pub async fn act(
             if current.billing_issues_detected_at.is_some() {
                 pending.push(event(LifecycleKind::Recovered));
             }
+        }
+        "change_product" => {
+            let current = needs_subscription()?;
+            if !active || current.refunded_at.is_some() {
+                return Err(forbidden("Only an active subscription can change product"));
+            }
+            let target = body.product_id.as_deref().ok_or_else(|| {
+                ApiError::parameter("product_id", "change_product needs a product_id")
+            })?;
+            let product = state
+                .storage
+                .product_by_identifier(&project_id, &found.app_id, target)
+                .await?
+                .filter(|p| p.product_type == ProductType::Subscription)
+                .ok_or_else(|| {
+                    forbidden("product_id must name another subscription product of this app")
+                })?;
+            if product.store_identifier == current.product_id {
+                return Err(forbidden("The subscription is already on this product"));
+            }
+            let period = product
+                .subscription_duration
+                .as_deref()
+                .unwrap_or(DEFAULT_PERIOD);
+            // An upgrade takes effect at once: the new product's period starts now.
+            renewal_made = Some(StoreTransaction {
+                id: new_id(IdKind::Transaction),
+                store_transaction_id: format!("{original}.change.{}", group.len()),
+                product_id: product.store_identifier,
+                purchased_at: now,
+                expires_at: Some(add_period(now, period).ok_or_else(out_of_time)?),
+                period_type: PeriodType::Normal,
+                ..found.clone()
+            });
         }
         "cancel" => {
             let current = needs_subscription()?;
@@ -357,7 +396,9 @@ pub async fn act(
         object: "test_store.transaction",
         id: original,
         action: body.action,
-        product_id: found.product_id,
+        product_id: after
+            .as_ref()
+            .map_or(found.product_id, |s| s.product_id.clone()),
         expires_at: after.as_ref().and_then(|s| s.expires_date).map(|t| t.0),
         will_renew: after.as_ref().is_some_and(|s| s.will_renew(now)),
     }))
@@ -463,7 +504,7 @@ mod tests {
             .trim_end_matches(")$")
             .split('|')
             .collect();
-        assert_eq!(documented.len(), 10, "{pattern}");
+        assert_eq!(documented.len(), 11, "{pattern}");
         // Every documented action is one the handler knows (an unknown one answers 400).
         for action in documented {
             assert!(

@@ -1005,3 +1005,85 @@ async fn a_one_time_purchase_granted_during_an_outage_is_verified_as_one() {
         "{info}"
     );
 }
+
+/// The test store's other actions reach receivers too: an uncancellation, a billing issue,
+/// and a change to another product (an upgrade, taking effect at once).
+#[tokio::test]
+async fn uncancellations_billing_issues_and_product_changes_are_events() {
+    let Some(server) = TestServer::start_with(Db::Sqlite, FAST).await else {
+        return;
+    };
+    let (receiver, _, _) = listening(&server).await;
+    crate::sdk::catalog(&server).await;
+    let (_, _, apps) = send(server.secret(Method::GET, &server.project_path("/apps"))).await;
+    let app_id = apps["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, _, annual) = send(
+        server
+            .secret(Method::POST, &server.project_path("/products"))
+            .json(&json!({"store_identifier": "pro_annual", "app_id": app_id,
+                "type": "subscription", "subscription": {"duration": "P1Y"}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{annual}");
+    let (status, _, _) = send(server.with_key(Method::POST, "/v1/receipts", &server.public_key)
+        .json(&json!({"app_user_id": "yuki", "fetch_token": "tok_yuki", "product_id": "pro_monthly"})))
+    .await;
+    assert_eq!(status, 200);
+    let act = |body: Value| {
+        server
+            .secret(
+                Method::POST,
+                &server.project_path("/test_store/transactions/tok_yuki/actions"),
+            )
+            .json(&body)
+    };
+    for action in ["cancel", "uncancel", "billing_issue"] {
+        let (status, _, view) = send(act(json!({ "action": action }))).await;
+        assert_eq!(status, 200, "{action}: {view}");
+    }
+    let (status, _, missing) = send(act(json!({"action": "change_product"}))).await;
+    assert_eq!(status, 400, "no product_id: {missing}");
+    let (status, _, same) = send(act(
+        json!({"action": "change_product", "product_id": "pro_monthly"}),
+    ))
+    .await;
+    assert_eq!(status, 422, "{same}");
+    let (status, _, changed) = send(act(
+        json!({"action": "change_product", "product_id": "pro_annual"}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["product_id"], "pro_annual");
+
+    let seen = wait_until(&receiver, |seen| {
+        !events_of(seen, "PRODUCT_CHANGE", "yuki").is_empty()
+    })
+    .await;
+    let types: Vec<&str> = seen
+        .iter()
+        .filter(|(_, b)| b["event"]["app_user_id"] == "yuki")
+        .map(|(_, b)| b["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "INITIAL_PURCHASE",
+            "CANCELLATION",
+            "UNCANCELLATION",
+            "BILLING_ISSUE",
+            "PRODUCT_CHANGE"
+        ]
+    );
+    let change = &events_of(&seen, "PRODUCT_CHANGE", "yuki")[0];
+    assert_eq!(change["product_id"], "pro_annual");
+    assert_eq!(change["original_transaction_id"], "tok_yuki");
+    let (_, _, info) =
+        send(server.with_key(Method::GET, "/v1/subscribers/yuki", &server.public_key)).await;
+    let annual = &info["subscriber"]["subscriptions"]["pro_annual"];
+    let year_ms = 365 * 86_400_000;
+    assert!(
+        crate::sdk::millis(&annual["expires_date"]) - crate::sdk::millis(&annual["purchase_date"])
+            >= year_ms,
+        "the new product's period: {info}"
+    );
+}
