@@ -3,6 +3,7 @@
 //! error contract and the OpenAPI document, assembled into one axum [`Router`].
 
 pub mod admin;
+mod app_store;
 pub mod auth;
 pub mod credentials;
 pub mod drain;
@@ -89,6 +90,8 @@ pub struct AppState {
     pub shedder: Arc<shed::Shedder>,
     /// Writes last-seen visits in groups.
     pub visits: visits::VisitRecorder,
+    /// Verifies what Apple signs (StoreKit 2 transactions, server notifications).
+    pub apple: Arc<entitled_stores::app_store::SignedDataVerifier>,
 }
 
 impl AppState {
@@ -167,6 +170,9 @@ pub(crate) async fn test_state(clock: Clock) -> (AppState, tempfile::TempDir) {
         lock_wait: Duration::ZERO,
         shedder: Arc::new(shed::Shedder::new(64)),
         visits: visits::VisitRecorder::spawn(storage),
+        apple: Arc::new(entitled_stores::app_store::SignedDataVerifier::new(
+            entitled_stores::app_store::TrustedRoots::apple(),
+        )),
     };
     (state, dir)
 }

@@ -80,13 +80,23 @@ pub async fn lock_customers(
     state: &AppState,
     keys: &[&str],
 ) -> Result<Vec<CustomerLock>, ApiError> {
+    lock_customers_within(state, keys, state.lock_wait).await
+}
+
+/// Like [`lock_customers`], waiting up to `wait` for each lock (store notifications wait
+/// longer than the apps' requests: the store would only retry later).
+pub async fn lock_customers_within(
+    state: &AppState,
+    keys: &[&str],
+    wait: std::time::Duration,
+) -> Result<Vec<CustomerLock>, ApiError> {
     let mut sorted: Vec<&str> = keys.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
     let locks = state.storage.customer_locks();
     let mut held = Vec::with_capacity(sorted.len());
     for key in sorted {
-        match locks.try_lock(key, state.lock_wait).await? {
+        match locks.try_lock(key, wait).await? {
             Some(lock) => held.push(lock),
             None => {
                 let mut err = ApiError::new(

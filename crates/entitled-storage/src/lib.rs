@@ -140,6 +140,8 @@ pub trait ProjectStore: Send + Sync + 'static {
     ) -> Result<Option<String>, StorageError>;
     /// An app of a project.
     async fn get_app(&self, project_id: &str, app_id: &str) -> Result<Option<App>, StorageError>;
+    /// An app by its id alone, whatever its project (store notifications name only the app).
+    async fn app_by_id(&self, app_id: &str) -> Result<Option<App>, StorageError>;
     /// A page of a project's apps.
     async fn list_apps(
         &self,
@@ -587,6 +589,13 @@ pub trait PurchaseStore: Send + Sync + 'static {
         store: Store,
         store_transaction_id: &str,
     ) -> Result<Option<StoreTransaction>, StorageError>;
+    /// The latest transaction of one purchase (its original transaction), whoever owns it.
+    async fn latest_transaction_of_purchase(
+        &self,
+        project_id: &str,
+        store: Store,
+        original_transaction_id: &str,
+    ) -> Result<Option<StoreTransaction>, StorageError>;
     /// A customer's transactions, oldest first.
     async fn transactions_of(
         &self,
@@ -604,7 +613,8 @@ pub trait PurchaseStore: Send + Sync + 'static {
         project_id: &str,
         store: Store,
     ) -> Result<(Vec<StoreTransaction>, Vec<LifecycleEvent>), StorageError>;
-    /// Records what a store said about a purchase.
+    /// Records what a store said about a purchase; a fact whose id is known is skipped (with
+    /// its events), so a store repeating itself records nothing new.
     async fn add_lifecycle_event(
         &self,
         project_id: &str,

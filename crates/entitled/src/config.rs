@@ -53,6 +53,9 @@ pub struct Config {
     /// How often the sweep settles what time alone changes (test-store renewals, EXPIRATION
     /// events), in seconds (`ENTITLED_SWEEP_INTERVAL_SECS`; 0 turns it off).
     pub sweep_interval_secs: u64,
+    /// Root certificates Apple-signed data must chain to, as comma-separated DER or PEM file
+    /// paths (`ENTITLED_APPLE_ROOT_CERTS`); empty trusts Apple Root CA - G3, built in.
+    pub apple_root_certs: String,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             customer_lock_wait_ms: 0,
             max_concurrent_requests: 512,
             sweep_interval_secs: 60,
+            apple_root_certs: String::new(),
         }
     }
 }
@@ -126,6 +130,7 @@ impl std::fmt::Debug for Config {
             .field("customer_lock_wait_ms", &self.customer_lock_wait_ms)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("sweep_interval_secs", &self.sweep_interval_secs)
+            .field("apple_root_certs", &self.apple_root_certs)
             .finish()
     }
 }
@@ -161,6 +166,8 @@ pub struct FlagOverrides {
     pub max_concurrent_requests: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep_interval_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apple_root_certs: Option<String>,
 }
 
 /// Loads the configuration from its four layers.
@@ -197,6 +204,7 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "customer_lock_wait_ms",
             "max_concurrent_requests",
             "sweep_interval_secs",
+            "apple_root_certs",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()

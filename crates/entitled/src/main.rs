@@ -87,6 +87,10 @@ enum Command {
         /// 0 turns sweeping off) [env: ENTITLED_SWEEP_INTERVAL_SECS]
         #[arg(long)]
         sweep_interval_secs: Option<u64>,
+        /// Root certificates Apple-signed purchases must chain to: comma-separated DER or PEM
+        /// files (default: Apple Root CA - G3, built in) [env: ENTITLED_APPLE_ROOT_CERTS]
+        #[arg(long)]
+        apple_root_certs: Option<String>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -121,8 +125,10 @@ fn main() -> ExitCode {
         customer_lock_wait_ms,
         max_concurrent_requests,
         sweep_interval_secs,
+        apple_root_certs,
     } = &cli.command
     {
+        flags.apple_root_certs = apple_root_certs.clone();
         flags.sweep_interval_secs = *sweep_interval_secs;
         flags.max_concurrent_requests = *max_concurrent_requests;
         flags.customer_lock_wait_ms = *customer_lock_wait_ms;

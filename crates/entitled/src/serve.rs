@@ -1,5 +1,6 @@
 //! `entitled serve` and `entitled migrate`: start-up, first-start seeding, graceful shutdown.
 
+use entitled_stores::app_store::{SignedDataVerifier, TrustedRoots};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )),
         None => None,
     };
+    let apple = Arc::new(apple_verifier(&config.apple_root_certs)?);
     let worker_config = WorkerConfig {
         poll_interval: Duration::from_millis(config.webhook_poll_ms.max(10)),
         deadline: Duration::from_secs(config.webhook_deadline_secs.max(1)),
@@ -89,6 +91,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         storage.clone(),
         clock.clone(),
         Duration::from_millis(config.webhook_poll_ms.max(10)),
+        apple.clone(),
     );
     let usd_rates = entitled_core::purchases::UsdRates::parse(&config.usd_rates)
         .map_err(|e| anyhow::anyhow!("ENTITLED_USD_RATES: {e}"))?;
@@ -105,6 +108,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("ENTITLED_RATE_LIMIT_STORE: {e}"))?,
     );
     let state = AppState {
+        apple,
         visits: entitled_server::visits::VisitRecorder::spawn(storage.clone()),
         storage,
         clock,
@@ -179,4 +183,28 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// The verifier of Apple-signed purchases: Apple's own root, or the roots in `paths`
+/// (comma-separated files).
+fn apple_verifier(paths: &str) -> anyhow::Result<SignedDataVerifier> {
+    let paths: Vec<&str> = paths
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if paths.is_empty() {
+        return Ok(SignedDataVerifier::new(TrustedRoots::apple()));
+    }
+    let files = paths
+        .iter()
+        .map(|path| {
+            std::fs::read(path)
+                .map(|bytes| (path.to_string(), bytes))
+                .with_context(|| format!("ENTITLED_APPLE_ROOT_CERTS: reading {path}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let roots = TrustedRoots::from_files(&files)
+        .map_err(|e| anyhow::anyhow!("ENTITLED_APPLE_ROOT_CERTS: {e}"))?;
+    Ok(SignedDataVerifier::new(roots))
 }

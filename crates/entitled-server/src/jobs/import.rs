@@ -1,15 +1,25 @@
 //! Purchase imports: rows of `app_user_id,store,product_id,store_transaction_id,
-//! purchased_at_ms,expires_at_ms` (expiry empty for one-time purchases) become customers and
-//! transactions; rows already imported change nothing, so a job cut short can run again.
+//! purchased_at_ms,expires_at_ms` (expiry empty for one-time purchases), or of
+//! `app_user_id,signed_transaction` (App Store signed transactions, verified like receipts),
+//! become customers and transactions; rows already imported change nothing, so a job cut
+//! short can run again.
 
-use entitled_core::purchases::{Environment, Ownership, PeriodType, Store, StoreTransaction};
+use entitled_core::purchases::{
+    Environment, LifecycleEvent, Ownership, PeriodType, Store, StoreTransaction,
+};
 use entitled_core::{App, AppType, IdKind, UnixMillis, new_id};
+use entitled_stores::app_store::SignedDataVerifier;
 
 use crate::jobs::csv::parse_line;
 
 /// The header an import must start with.
 pub const HEADER: &str =
     "app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms";
+
+/// The import format of App Store signed transactions, and the header it starts with.
+pub const SIGNED_FORMAT: &str = "app_store_signed_transactions";
+/// The header of [`SIGNED_FORMAT`] imports.
+pub const SIGNED_HEADER: &str = "app_user_id,signed_transaction";
 
 /// The latest date a row may hold ([`entitled_core::time::LATEST`]).
 pub const LATEST_MS: i64 = entitled_core::time::LATEST.0;
@@ -23,14 +33,60 @@ pub struct RowError {
     pub message: String,
 }
 
-/// Checks the header; the rows are read while the job runs.
-pub fn check_header(data: &str) -> Result<(), String> {
+/// Checks the header of an import in `format` (`csv` or [`SIGNED_FORMAT`]); the rows are
+/// read while the job runs.
+pub fn check_header(format: &str, data: &str) -> Result<(), String> {
+    let expected = if format == SIGNED_FORMAT {
+        SIGNED_HEADER
+    } else {
+        HEADER
+    };
     let first = data.lines().next().unwrap_or_default().trim();
-    if first == HEADER {
+    if first == expected {
         Ok(())
     } else {
-        Err(format!("the first line must be {HEADER:?}"))
+        Err(format!("the first line must be {expected:?}"))
     }
+}
+
+/// Parses one `app_user_id,signed_transaction` line: the transaction must be signed by
+/// Apple for the project's App Store app. A refunded transaction also gives its refund.
+pub fn parse_signed_row(
+    line_number: usize,
+    line: &str,
+    apps: &[App],
+    apple: &SignedDataVerifier,
+    now: UnixMillis,
+) -> Result<((String, StoreTransaction), Option<LifecycleEvent>), RowError> {
+    let error = |message: String| RowError {
+        line: line_number,
+        message,
+    };
+    let (user, jws) = line
+        .split_once(',')
+        .ok_or_else(|| error("2 fields expected: app_user_id,signed_transaction".into()))?;
+    let user = user.trim().trim_matches('"');
+    if user.is_empty() || user.len() > 1500 {
+        return Err(error("app_user_id must be 1 to 1500 characters".into()));
+    }
+    let app = apps
+        .iter()
+        .find(|a| a.app_type == AppType::AppStore)
+        .ok_or_else(|| error("the project has no app_store app".into()))?;
+    let bundle_id = app
+        .bundle_id
+        .as_deref()
+        .ok_or_else(|| error("the project's app_store app has no bundle_id".into()))?;
+    let transaction = apple
+        .verify_transaction(jws.trim(), bundle_id, now)
+        .map_err(|e| error(e.to_string()))?;
+    let fact = transaction
+        .to_fact(&app.id, "")
+        .map_err(|e| error(e.to_string()))?;
+    if fact.purchased_at > now {
+        return Err(error("the purchase date is in the future".into()));
+    }
+    Ok(((user.to_string(), fact), transaction.refund()))
 }
 
 /// Parses one data line into (app user id, transaction), given the project's apps.
@@ -158,7 +214,7 @@ mod tests {
             let err = parse_row(4, bad, &apps(), now).unwrap_err();
             assert_eq!(err.line, 4, "{bad}");
         }
-        assert!(check_header(&format!("{HEADER}\nrow")).is_ok());
+        assert!(check_header("csv", &format!("{HEADER}\nrow")).is_ok());
         // Found by `fuzz/fuzz_targets/csv_import.rs`: expiry dates past the year 9999 and
         // purchases before 1970 were accepted.
         for bad in [
@@ -170,6 +226,6 @@ mod tests {
         }
         let latest = format!("u2,test_store,pro,tx1,1000,{LATEST_MS}");
         assert!(parse_row(6, &latest, &apps(), now).is_ok());
-        assert!(check_header("nope").is_err());
+        assert!(check_header("csv", "nope").is_err());
     }
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::Clock;
 use crate::jobs::{export, import};
 use crate::pagination::MAX_LIMIT;
+use entitled_stores::app_store::SignedDataVerifier;
 
 /// Kinds of job this runner does.
 pub const KINDS: &[&str] = &["customer_export", "purchase_import", "webhook_redelivery"];
@@ -46,6 +47,7 @@ pub fn spawn(
     storage: Arc<dyn Storage>,
     clock: Clock,
     poll: Duration,
+    apple: Arc<SignedDataVerifier>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut expired_at: Option<UnixMillis> = None;
@@ -62,7 +64,7 @@ pub fn spawn(
             match storage.claim_job(KINDS, clock(), LEASE_MS).await {
                 Ok(Some((job, input))) => {
                     let id = job.id.clone();
-                    if let Err(err) = run(storage.as_ref(), &clock, job, input).await {
+                    if let Err(err) = run(storage.as_ref(), &clock, &apple, job, input).await {
                         tracing::warn!(job = %id, error = %err, "job stopped; its lease will let it run again");
                     }
                 }
@@ -91,11 +93,14 @@ async fn save(
 async fn run(
     storage: &dyn Storage,
     clock: &Clock,
+    apple: &SignedDataVerifier,
     mut job: Job,
     input: Option<String>,
 ) -> Result<(), StorageError> {
     match job.kind.as_str() {
-        "purchase_import" => run_import(storage, clock, &mut job, input.unwrap_or_default()).await,
+        "purchase_import" => {
+            run_import(storage, clock, apple, &mut job, input.unwrap_or_default()).await
+        }
         "webhook_redelivery" => run_redelivery(storage, clock, &mut job).await,
         _ => run_export(storage, clock, &mut job).await,
     }
@@ -137,9 +142,11 @@ async fn run_redelivery(
 async fn run_import(
     storage: &dyn Storage,
     clock: &Clock,
+    apple: &SignedDataVerifier,
     job: &mut Job,
     data: String,
 ) -> Result<(), StorageError> {
+    let signed = job.params["format"] == import::SIGNED_FORMAT;
     let all = PageRequest {
         starting_after: None,
         limit: MAX_LIMIT,
@@ -157,9 +164,20 @@ async fn run_import(
     for (chunk_index, chunk) in lines.chunks(CHUNK).enumerate() {
         let now = clock();
         let mut rows = Vec::with_capacity(chunk.len());
+        let mut refunds = Vec::new();
         for (offset, text) in chunk.iter().enumerate() {
             let line_number = chunk_index * CHUNK + offset + 2;
-            match import::parse_row(line_number, text, &apps, now) {
+            let parsed = if signed {
+                import::parse_signed_row(line_number, text, &apps, apple, now).map(
+                    |(row, refund)| {
+                        refunds.extend(refund);
+                        row
+                    },
+                )
+            } else {
+                import::parse_row(line_number, text, &apps, now)
+            };
+            match parsed {
                 Ok(row) => rows.push(row),
                 Err(err) => {
                     error_count += 1;
@@ -172,6 +190,13 @@ async fn run_import(
         let written = storage
             .import_purchases(&job.project_id, &rows, now)
             .await?;
+        for refund in &refunds {
+            let mut fact = refund.clone();
+            fact.id = format!("evt_{}_{}", job.project_id, refund.id);
+            storage
+                .add_lifecycle_event(&job.project_id, &fact, &[], now)
+                .await?;
+        }
         imported += written;
         known += rows.len() as u64 - written;
         job.progress =

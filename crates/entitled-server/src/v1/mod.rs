@@ -1,5 +1,6 @@
 //! The v1 API that RevenueCat's SDKs call.
 
+pub mod app_store_notifications;
 pub mod coffee;
 pub mod customer_info;
 pub mod health;

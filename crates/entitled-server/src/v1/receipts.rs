@@ -1,5 +1,6 @@
-//! `POST /v1/receipts`: an app posts a purchase. The test store's purchases are recorded
-//! here; App Store, Play and Stripe verification come with their adapters.
+//! `POST /v1/receipts`: an app posts a purchase. Test-store purchases and App Store signed
+//! transactions (StoreKit 2) are verified and recorded here; Play and Stripe verification
+//! come with their adapters.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,6 +17,7 @@ use entitled_storage::Recorded;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::app_store;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
@@ -263,11 +265,51 @@ pub async fn post_receipt(
         .get_app(&project_id, &app_id)
         .await?
         .ok_or_else(|| ApiError::not_found("App"))?;
-    if app.app_type != AppType::TestStore {
-        return Err(unprocessable(format!(
-            "Receipts of {} apps cannot be verified by this server yet; only test_store purchases are",
-            app.app_type.as_str()
-        )));
+    let now = project_now(&state, &project_id).await?;
+    let price = price_micros(body.price.as_ref(), body.currency.as_deref())?;
+    match app.app_type {
+        AppType::TestStore => {}
+        AppType::AppStore => {
+            let signed = app_store::verify_signed_transaction(&state, &app, &body.fetch_token)?;
+            let (customer, _) =
+                find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
+            let _lock = lock_customers(&state, &[&customer.key]).await?;
+            touch(&state, &customer, &headers).await?;
+            let mut transaction = signed
+                .to_fact(&app.id, &customer.key)
+                .map_err(|e| unprocessable(e.to_string()))?;
+            if transaction.price.is_none() {
+                transaction.price = price;
+            }
+            record_verified(&state, &project_id, &customer, &transaction, now).await?;
+            if let Some(refund) = signed.refund() {
+                app_store::record_lifecycle(
+                    &state,
+                    &project_id,
+                    &customer.key,
+                    &refund,
+                    &transaction,
+                    state.now(),
+                )
+                .await?;
+            }
+            return customer_info(
+                &state,
+                &caller,
+                &customer,
+                now,
+                StatusCode::OK,
+                &HeaderMap::new(),
+                None,
+            )
+            .await;
+        }
+        other => {
+            return Err(unprocessable(format!(
+                "Receipts of {} apps cannot be verified by this server yet; test_store and app_store purchases are",
+                other.as_str()
+            )));
+        }
     }
     let product_id = body.product_id.clone().ok_or_else(|| {
         ApiError::parameter(
@@ -280,8 +322,6 @@ pub async fn post_receipt(
         .product_by_identifier(&project_id, &app.id, &product_id)
         .await?
         .ok_or_else(|| unprocessable(format!("{product_id:?} is not a product of this app")))?;
-    let price = price_micros(body.price.as_ref(), body.currency.as_deref())?;
-    let now = project_now(&state, &project_id).await?;
     let (customer, _) = find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
     let _lock = lock_customers(&state, &[&customer.key]).await?;
     touch(&state, &customer, &headers).await?;

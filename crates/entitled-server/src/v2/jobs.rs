@@ -99,10 +99,13 @@ pub struct ExportBody {
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportBody {
-    /// `csv`; signed App Store transactions and Play tokens need their store adapters.
-    #[schema(pattern = "^csv$")]
+    /// `csv`, or `app_store_signed_transactions` (StoreKit 2 signed transactions, verified
+    /// as receipts are). Play purchase tokens need the Play adapter (422).
+    #[schema(pattern = "^(csv|app_store_signed_transactions)$")]
     pub format: String,
-    /// The rows, under the header `app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms`.
+    /// The rows: for `csv` under the header
+    /// `app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms`; for
+    /// `app_store_signed_transactions` under `app_user_id,signed_transaction`.
     pub data: String,
 }
 
@@ -173,7 +176,8 @@ pub async fn start_export(
     queue(&state, &project_id, "customer_export", params, None).await
 }
 
-/// Starts an import of historical purchases (up to 64 MiB of CSV).
+/// Starts an import of historical purchases (up to 64 MiB): CSV rows, or App Store signed
+/// transactions.
 #[utoipa::path(post, path = "/v2/projects/{project_id}/imports", tag = "jobs",
     security(("bearer" = [])),
     params(("project_id" = String, Path, description = "The project")),
@@ -205,23 +209,29 @@ pub async fn start_import(
         .to_bytes();
     let body: ImportBody = crate::extract::parse_json(&bytes)?;
     match body.format.as_str() {
-        "csv" => {}
-        "app_store_signed_transactions" | "play_tokens" => {
+        "csv" | crate::jobs::import::SIGNED_FORMAT => {}
+        "play_tokens" => {
             return Err(ApiError::new(
                 crate::error::ErrorKind::Unprocessable,
-                "Importing store receipts needs that store's adapter, which this server does not have yet; import CSV rows",
+                "Importing Play purchase tokens needs the Google Play adapter, which this server does not have yet; import CSV rows",
             ));
         }
-        _ => return Err(ApiError::parameter("format", "format must be csv")),
+        _ => {
+            return Err(ApiError::parameter(
+                "format",
+                "format must be csv or app_store_signed_transactions",
+            ));
+        }
     }
-    crate::jobs::import::check_header(&body.data).map_err(|m| ApiError::parameter("data", m))?;
+    crate::jobs::import::check_header(&body.format, &body.data)
+        .map_err(|m| ApiError::parameter("data", m))?;
     let rows = body
         .data
         .lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .count();
-    let params = serde_json::json!({"format": "csv", "rows": rows});
+    let params = serde_json::json!({"format": body.format, "rows": rows});
     queue(
         &state,
         &project_id,

@@ -91,6 +91,15 @@ macro_rules! impl_project_store {
                 Ok(found.into_iter().next())
             }
 
+            async fn app_by_id(
+                &self,
+                app_id: &str,
+            ) -> Result<Option<entitled_core::App>, $crate::StorageError> {
+                let sql = concat!("SELECT ", $crate::shared::app_columns!(), " FROM apps WHERE id = $1");
+                let found = select_all!(self, sql, [app_id], $crate::shared::app_from_row)?;
+                Ok(found.into_iter().next())
+            }
+
             async fn list_apps(
                 &self,
                 project_id: &str,

@@ -158,6 +158,19 @@ macro_rules! impl_purchase_store {
                 Ok(found.into_iter().next())
             }
 
+            async fn latest_transaction_of_purchase(
+                &self,
+                project_id: &str,
+                store: entitled_core::purchases::Store,
+                original_transaction_id: &str,
+            ) -> Result<Option<entitled_core::purchases::StoreTransaction>, $crate::StorageError> {
+                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
+                    " FROM store_transactions WHERE project_id = $1 AND store = $2 AND original_transaction_id = $3",
+                    " ORDER BY purchased_at DESC, seq DESC LIMIT 1");
+                let found = select_all!(self, sql, [project_id, store.as_str(), original_transaction_id], $crate::shared::transaction_from_row)?;
+                Ok(found.into_iter().next())
+            }
+
             async fn transactions_of(
                 &self,
                 customer_key: &str,
@@ -215,7 +228,8 @@ macro_rules! impl_purchase_store {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO lifecycle_events (id, project_id, store, original_transaction_id, kind, \
-                     until_at, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     until_at, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(&event.id)
                 .bind(project_id)

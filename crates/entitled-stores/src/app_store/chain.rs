@@ -43,6 +43,18 @@ impl TrustedRoots {
         Ok(Self { anchors })
     }
 
+    /// Trusts the certificates in `files` (each DER, or PEM with one or more certificates):
+    /// how tests and private deployments name their own roots.
+    pub fn from_files(files: &[(String, Vec<u8>)]) -> Result<Self, SignedDataError> {
+        let mut roots = Vec::new();
+        for (name, bytes) in files {
+            let found = certificates_in(bytes)
+                .map_err(|e| SignedDataError::Certificate(format!("{name}: {e}")))?;
+            roots.extend(found);
+        }
+        Self::new(&roots)
+    }
+
     /// Trusts Apple Root CA - G3 only: what production uses.
     pub fn apple() -> Self {
         // The embedded root is a well-formed certificate; a test checks it parses.
@@ -120,5 +132,66 @@ fn require_marker(
         Err(SignedDataError::Certificate(format!(
             "the {which} lacks Apple's marker {oid}"
         )))
+    }
+}
+
+/// The certificates in a file: the PEM `CERTIFICATE` blocks if it is PEM, else the file
+/// itself as one DER certificate.
+fn certificates_in(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use base64::Engine;
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(vec![bytes.to_vec()]);
+    };
+    if !text.contains("-----BEGIN") {
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let mut certificates = Vec::new();
+    let mut body: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line == "-----BEGIN CERTIFICATE-----" {
+            body = Some(String::new());
+        } else if line == "-----END CERTIFICATE-----" {
+            let block = body.take().ok_or("an END line without its BEGIN")?;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(block)
+                .map_err(|_| "a PEM block is not base64")?;
+            certificates.push(der);
+        } else if let Some(block) = body.as_mut() {
+            block.push_str(line);
+        }
+    }
+    if certificates.is_empty() {
+        return Err("no CERTIFICATE block in the PEM file".into());
+    }
+    Ok(certificates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_load_from_der_or_pem_files() {
+        use base64::Engine;
+        let pem_body = base64::engine::general_purpose::STANDARD.encode(APPLE_ROOT_CA_G3);
+        let pem = format!("-----BEGIN CERTIFICATE-----\n{pem_body}\n-----END CERTIFICATE-----\n");
+        assert_eq!(
+            certificates_in(pem.as_bytes()).unwrap(),
+            vec![APPLE_ROOT_CA_G3.to_vec()]
+        );
+        assert_eq!(
+            certificates_in(APPLE_ROOT_CA_G3).unwrap(),
+            vec![APPLE_ROOT_CA_G3.to_vec()]
+        );
+        let files = [("a.pem".to_string(), pem.into_bytes())];
+        assert!(TrustedRoots::from_files(&files).is_ok());
+        let broken = [(
+            "b.pem".to_string(),
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----".to_vec(),
+        )];
+        let err = TrustedRoots::from_files(&broken).unwrap_err();
+        assert!(err.to_string().contains("b.pem"));
+        let garbage = [("c.der".to_string(), b"not a certificate".to_vec())];
+        assert!(TrustedRoots::from_files(&garbage).is_err());
     }
 }

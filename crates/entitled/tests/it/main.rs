@@ -7,6 +7,7 @@ mod jobs;
 
 mod admin_cli;
 mod app_credentials;
+mod app_store;
 mod auth;
 mod bodies;
 mod catalog;

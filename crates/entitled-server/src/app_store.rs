@@ -1,0 +1,78 @@
+//! The server's side of the App Store adapter: turning Apple-signed data into recorded
+//! facts for a project. Verification itself lives in `entitled_stores::app_store`.
+
+use entitled_core::events::event_for_lifecycle;
+use entitled_core::purchases::{LifecycleEvent, StoreTransaction};
+use entitled_core::{App, UnixMillis};
+use entitled_stores::app_store::{AppStoreTransaction, looks_like_jws};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorKind};
+use crate::webhooks::emit;
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::Unprocessable, message)
+}
+
+/// The bundle id Apple must have signed for `app`; 422 when the app has none.
+pub(crate) fn bundle_id_of(app: &App) -> Result<&str, ApiError> {
+    app.bundle_id.as_deref().ok_or_else(|| {
+        unprocessable("This App Store app has no bundle_id; set it before posting its purchases")
+    })
+}
+
+/// Verifies a StoreKit 2 signed transaction posted by `app` (422 when it is not one, is not
+/// signed by Apple, or is another app's).
+pub(crate) fn verify_signed_transaction(
+    state: &AppState,
+    app: &App,
+    fetch_token: &str,
+) -> Result<AppStoreTransaction, ApiError> {
+    if !looks_like_jws(fetch_token) {
+        return Err(unprocessable(
+            "This App Store receipt is not a StoreKit 2 signed transaction; entitled verifies signed transactions (jwsRepresentation) and does not call the App Store Server API",
+        ));
+    }
+    state
+        .apple
+        .verify_transaction(fetch_token, bundle_id_of(app)?, state.now())
+        .map_err(|e| unprocessable(format!("The App Store purchase was not verified: {e}")))
+}
+
+/// A lifecycle fact under an id scoped to its project: the same Apple notification or
+/// refund may reach two projects (a staging and a production project of one app).
+pub(crate) fn scoped(project_id: &str, fact: &LifecycleEvent) -> LifecycleEvent {
+    LifecycleEvent {
+        id: format!("evt_{project_id}_{}", fact.id),
+        ..fact.clone()
+    }
+}
+
+/// Records what Apple said about a purchase of `owner_key` (whose lock the caller holds),
+/// with the event it causes; `latest` is the purchase's latest transaction. Recording the
+/// same fact again changes nothing.
+pub(crate) async fn record_lifecycle(
+    state: &AppState,
+    project_id: &str,
+    owner_key: &str,
+    fact: &LifecycleEvent,
+    latest: &StoreTransaction,
+    now: UnixMillis,
+) -> Result<(), ApiError> {
+    let fact = scoped(project_id, fact);
+    let derived: Vec<_> = event_for_lifecycle(&fact, latest).into_iter().collect();
+    let events = emit::for_customer(
+        state,
+        project_id,
+        owner_key,
+        Some(&latest.app_id),
+        &derived,
+        None,
+    )
+    .await?;
+    state
+        .storage
+        .add_lifecycle_event(project_id, &fact, &events, now)
+        .await?;
+    Ok(())
+}
