@@ -379,6 +379,14 @@ fn notifications_say_what_to_record() {
             .unwrap();
         assert_eq!(verified.effect(), NotificationEffect::Nothing, "{kind}");
     }
+    // A period that ran out before Apple said so is the sweep's EXPIRATION, not a new fact.
+    let mut lapsed = plain.clone();
+    lapsed["expiresDate"] = json!(1_790_900_000_000_i64);
+    let body = notification(&signer, "EXPIRED", Some("VOLUNTARY"), &lapsed);
+    let verified = verifier
+        .verify_notification(&body, "com.acme.app", NOW)
+        .unwrap();
+    assert_eq!(verified.effect(), NotificationEffect::Transaction);
     // A nested transaction signed by someone else spoils the whole notification.
     let stranger = AppleSigner::new();
     let forged = json!({"notificationType": "DID_RENEW", "notificationUUID": "u",

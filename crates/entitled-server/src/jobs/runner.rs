@@ -190,9 +190,9 @@ async fn run_import(
         let written = storage
             .import_purchases(&job.project_id, &rows, now)
             .await?;
+        // Historical refunds are facts, not news: recorded without webhook events.
         for refund in &refunds {
-            let mut fact = refund.clone();
-            fact.id = format!("evt_{}_{}", job.project_id, refund.id);
+            let fact = crate::app_store::scoped(&job.project_id, refund);
             storage
                 .add_lifecycle_event(&job.project_id, &fact, &[], now)
                 .await?;

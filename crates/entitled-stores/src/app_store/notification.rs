@@ -147,6 +147,15 @@ impl AppStoreNotification {
                     .and_then(|r| r.grace_period_expires_date)
                     .map(|ms| UnixMillis(ms.clamp(0, entitled_core::time::LATEST.0))),
             },
+            // A period that simply ran out is announced by the sweep when it ends (one
+            // EXPIRATION, whichever comes first); only an early end is a fact of its own.
+            ("EXPIRED", _)
+                if transaction
+                    .expires_date
+                    .is_some_and(|e| e <= self.signed_date) =>
+            {
+                return NotificationEffect::Transaction;
+            }
             ("EXPIRED", _) => LifecycleKind::Expired,
             ("REFUND" | "REVOKE", _) => {
                 // The refund the transaction records, under the id a posted receipt gives it.

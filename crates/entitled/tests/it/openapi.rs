@@ -140,6 +140,10 @@ const SERVED: &[(&str, &str)] = &[
     ("post", "/v1/subscribers/identify"),
     ("post", "/v1/subscribers/{app_user_id}/attributes"),
     ("post", "/v1/receipts"),
+    (
+        "post",
+        "/v1/incoming-webhooks/apple-server-to-server-notification/{app_id}",
+    ),
     ("get", "/v1/subscribers/{app_user_id}/offerings"),
     ("get", "/v1/product_entitlement_mapping"),
     ("post", "/v1/subscribers/{app_user_id}/intro_eligibility"),
