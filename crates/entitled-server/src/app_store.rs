@@ -1,14 +1,11 @@
 //! The server's side of the App Store adapter: turning Apple-signed data into recorded
 //! facts for a project. Verification itself lives in `entitled_stores::app_store`.
 
-use entitled_core::events::event_for_lifecycle;
-use entitled_core::purchases::{LifecycleEvent, StoreTransaction};
-use entitled_core::{App, UnixMillis};
+use entitled_core::App;
 use entitled_stores::app_store::{AppStoreTransaction, looks_like_jws};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorKind};
-use crate::webhooks::emit;
 
 fn unprocessable(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::Unprocessable, message)
@@ -37,42 +34,4 @@ pub(crate) fn verify_signed_transaction(
         .apple
         .verify_transaction(fetch_token, bundle_id_of(app)?, state.now())
         .map_err(|e| unprocessable(format!("The App Store purchase was not verified: {e}")))
-}
-
-/// A lifecycle fact under an id scoped to its project: the same Apple notification or
-/// refund may reach two projects (a staging and a production project of one app).
-pub(crate) fn scoped(project_id: &str, fact: &LifecycleEvent) -> LifecycleEvent {
-    LifecycleEvent {
-        id: format!("evt_{project_id}_{}", fact.id),
-        ..fact.clone()
-    }
-}
-
-/// Records what Apple said about a purchase of `owner_key` (whose lock the caller holds),
-/// with the event it causes; `latest` is the purchase's latest transaction. Recording the
-/// same fact again changes nothing.
-pub(crate) async fn record_lifecycle(
-    state: &AppState,
-    project_id: &str,
-    owner_key: &str,
-    fact: &LifecycleEvent,
-    latest: &StoreTransaction,
-    now: UnixMillis,
-) -> Result<(), ApiError> {
-    let fact = scoped(project_id, fact);
-    let derived: Vec<_> = event_for_lifecycle(&fact, latest).into_iter().collect();
-    let events = emit::for_customer(
-        state,
-        project_id,
-        owner_key,
-        Some(&latest.app_id),
-        &derived,
-        None,
-    )
-    .await?;
-    state
-        .storage
-        .add_lifecycle_event(project_id, &fact, &events, now)
-        .await?;
-    Ok(())
 }

@@ -43,6 +43,10 @@ pub enum ErrorKind {
     Internal,
     /// 503 `server_error`, retryable: draining, storage unreachable, overload.
     Unavailable,
+    /// 502 `store_error`, retryable: a store's API answered with an error or garbage.
+    StoreError,
+    /// 504 `store_error`, retryable: a store's API did not answer in time.
+    StoreTimeout,
 }
 
 impl ErrorKind {
@@ -60,6 +64,8 @@ impl ErrorKind {
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::StoreError => StatusCode::BAD_GATEWAY,
+            ErrorKind::StoreTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -76,6 +82,7 @@ impl ErrorKind {
             ErrorKind::Locked => "resource_locked_error",
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Internal | ErrorKind::Unavailable => "server_error",
+            ErrorKind::StoreError | ErrorKind::StoreTimeout => "store_error",
         }
     }
 
@@ -86,6 +93,8 @@ impl ErrorKind {
         match self {
             ErrorKind::Authentication | ErrorKind::Authorization => 7225,
             ErrorKind::Internal | ErrorKind::Unavailable => 7110,
+            // The SDKs' "there was a problem with the store".
+            ErrorKind::StoreError | ErrorKind::StoreTimeout => 7101,
             // purchases-js's BackendTooManyRequests.
             ErrorKind::RateLimited => 7114,
             // The SDKs' "request already in progress".
@@ -98,7 +107,11 @@ impl ErrorKind {
     pub fn retryable(self) -> bool {
         matches!(
             self,
-            ErrorKind::Unavailable | ErrorKind::RateLimited | ErrorKind::Locked
+            ErrorKind::Unavailable
+                | ErrorKind::RateLimited
+                | ErrorKind::Locked
+                | ErrorKind::StoreError
+                | ErrorKind::StoreTimeout
         )
     }
 }
@@ -316,6 +329,8 @@ mod tests {
             (ErrorKind::Locked, 423, "resource_locked_error"),
             (ErrorKind::Internal, 500, "server_error"),
             (ErrorKind::Unavailable, 503, "server_error"),
+            (ErrorKind::StoreError, 502, "store_error"),
+            (ErrorKind::StoreTimeout, 504, "store_error"),
         ];
         for (kind, status, v2_type) in table {
             assert_eq!(kind.status().as_u16(), status, "{kind:?}");

@@ -15,8 +15,10 @@ mod logging;
 mod meta;
 pub mod openapi;
 pub mod pagination;
+pub mod play_store;
 pub mod rate_limit;
 pub mod shed;
+mod store_facts;
 pub mod subscribers;
 pub mod sweep;
 pub mod temporary_grants;
@@ -92,6 +94,8 @@ pub struct AppState {
     pub visits: visits::VisitRecorder,
     /// Verifies what Apple signs (StoreKit 2 transactions, server notifications).
     pub apple: Arc<entitled_stores::app_store::SignedDataVerifier>,
+    /// Asks Google Play about purchase tokens, one client per app.
+    pub play: Arc<play_store::PlayClients>,
 }
 
 impl AppState {
@@ -173,6 +177,7 @@ pub(crate) async fn test_state(clock: Clock) -> (AppState, tempfile::TempDir) {
         apple: Arc::new(entitled_stores::app_store::SignedDataVerifier::new(
             entitled_stores::app_store::TrustedRoots::apple(),
         )),
+        play: Arc::new(play_store::PlayClients::new(Default::default())),
     };
     (state, dir)
 }

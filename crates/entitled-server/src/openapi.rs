@@ -137,6 +137,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::subscribers::set_attributes))
         .routes(routes!(v1::receipts::post_receipt))
         .routes(routes!(v1::app_store_notifications::receive))
+        .routes(routes!(v1::play_store_notifications::receive))
         .routes(routes!(v1::offerings::get_offerings))
         .routes(routes!(v1::offerings::product_entitlement_mapping))
         .routes(routes!(v1::offerings::intro_eligibility))

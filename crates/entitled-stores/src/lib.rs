@@ -2,3 +2,4 @@
 //! what leaves is entitled's own facts ([`entitled_core::purchases`]).
 
 pub mod app_store;
+pub mod play_store;

@@ -56,6 +56,12 @@ pub struct Config {
     /// Root certificates Apple-signed data must chain to, as comma-separated DER or PEM file
     /// paths (`ENTITLED_APPLE_ROOT_CERTS`); empty trusts Apple Root CA - G3, built in.
     pub apple_root_certs: String,
+    /// Base URL of Google's Play Developer API (`ENTITLED_GOOGLE_API_BASE`); tests point it
+    /// at a local stand-in.
+    pub google_api_base: String,
+    /// How long a store's API may take to answer before the request gets 504, in ms
+    /// (`ENTITLED_STORE_TIMEOUT_MS`).
+    pub store_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -77,6 +83,8 @@ impl Default for Config {
             max_concurrent_requests: 512,
             sweep_interval_secs: 60,
             apple_root_certs: String::new(),
+            google_api_base: entitled_stores::play_store::DEFAULT_BASE_URL.to_string(),
+            store_timeout_ms: 10_000,
         }
     }
 }
@@ -131,6 +139,8 @@ impl std::fmt::Debug for Config {
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("sweep_interval_secs", &self.sweep_interval_secs)
             .field("apple_root_certs", &self.apple_root_certs)
+            .field("google_api_base", &self.google_api_base)
+            .field("store_timeout_ms", &self.store_timeout_ms)
             .finish()
     }
 }
@@ -168,6 +178,10 @@ pub struct FlagOverrides {
     pub sweep_interval_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub apple_root_certs: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub google_api_base: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_timeout_ms: Option<u64>,
 }
 
 /// Loads the configuration from its four layers.
@@ -205,6 +219,8 @@ pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> Result<Config,
             "max_concurrent_requests",
             "sweep_interval_secs",
             "apple_root_certs",
+            "google_api_base",
+            "store_timeout_ms",
         ]))
         .merge(Serialized::defaults(flags))
         .extract()

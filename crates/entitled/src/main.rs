@@ -91,6 +91,14 @@ enum Command {
         /// files (default: Apple Root CA - G3, built in) [env: ENTITLED_APPLE_ROOT_CERTS]
         #[arg(long)]
         apple_root_certs: Option<String>,
+        /// Base URL of Google's Play Developer API (default: Google's)
+        /// [env: ENTITLED_GOOGLE_API_BASE]
+        #[arg(long)]
+        google_api_base: Option<String>,
+        /// How long a store's API may take before the request gets 504, in ms (default 10000)
+        /// [env: ENTITLED_STORE_TIMEOUT_MS]
+        #[arg(long)]
+        store_timeout_ms: Option<u64>,
     },
     /// Runs pending migrations and exits.
     Migrate,
@@ -126,8 +134,12 @@ fn main() -> ExitCode {
         max_concurrent_requests,
         sweep_interval_secs,
         apple_root_certs,
+        google_api_base,
+        store_timeout_ms,
     } = &cli.command
     {
+        flags.google_api_base = google_api_base.clone();
+        flags.store_timeout_ms = *store_timeout_ms;
         flags.apple_root_certs = apple_root_certs.clone();
         flags.sweep_interval_secs = *sweep_interval_secs;
         flags.max_concurrent_requests = *max_concurrent_requests;

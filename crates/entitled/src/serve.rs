@@ -79,6 +79,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let apple = Arc::new(apple_verifier(&config.apple_root_certs)?);
+    let play = Arc::new(entitled_server::play_store::PlayClients::new(
+        entitled_stores::play_store::PlayClientConfig {
+            base_url: config.google_api_base.clone(),
+            timeout: Duration::from_millis(config.store_timeout_ms.max(1)),
+        },
+    ));
     let worker_config = WorkerConfig {
         poll_interval: Duration::from_millis(config.webhook_poll_ms.max(10)),
         deadline: Duration::from_secs(config.webhook_deadline_secs.max(1)),
@@ -91,7 +97,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         storage.clone(),
         clock.clone(),
         Duration::from_millis(config.webhook_poll_ms.max(10)),
-        apple.clone(),
+        entitled_server::jobs::runner::StoreAdapters {
+            apple: apple.clone(),
+            play: play.clone(),
+            sealer: sealer.clone(),
+        },
     );
     let usd_rates = entitled_core::purchases::UsdRates::parse(&config.usd_rates)
         .map_err(|e| anyhow::anyhow!("ENTITLED_USD_RATES: {e}"))?;
@@ -109,6 +119,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let state = AppState {
         apple,
+        play,
         visits: entitled_server::visits::VisitRecorder::spawn(storage.clone()),
         storage,
         clock,

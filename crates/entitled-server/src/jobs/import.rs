@@ -21,6 +21,11 @@ pub const SIGNED_FORMAT: &str = "app_store_signed_transactions";
 /// The header of [`SIGNED_FORMAT`] imports.
 pub const SIGNED_HEADER: &str = "app_user_id,signed_transaction";
 
+/// The import format of Google Play purchase tokens (each verified with Google).
+pub const PLAY_FORMAT: &str = "play_tokens";
+/// The header of [`PLAY_FORMAT`] imports.
+pub const PLAY_HEADER: &str = "app_user_id,product_id,purchase_token";
+
 /// The latest date a row may hold ([`entitled_core::time::LATEST`]).
 pub const LATEST_MS: i64 = entitled_core::time::LATEST.0;
 
@@ -36,10 +41,10 @@ pub struct RowError {
 /// Checks the header of an import in `format` (`csv` or [`SIGNED_FORMAT`]); the rows are
 /// read while the job runs.
 pub fn check_header(format: &str, data: &str) -> Result<(), String> {
-    let expected = if format == SIGNED_FORMAT {
-        SIGNED_HEADER
-    } else {
-        HEADER
+    let expected = match format {
+        SIGNED_FORMAT => SIGNED_HEADER,
+        PLAY_FORMAT => PLAY_HEADER,
+        _ => HEADER,
     };
     let first = data.lines().next().unwrap_or_default().trim();
     if first == expected {
@@ -47,6 +52,32 @@ pub fn check_header(format: &str, data: &str) -> Result<(), String> {
     } else {
         Err(format!("the first line must be {expected:?}"))
     }
+}
+
+/// Splits one `app_user_id,product_id,purchase_token` line; Google verifies it later.
+pub fn parse_play_row(
+    line_number: usize,
+    line: &str,
+) -> Result<(String, String, String), RowError> {
+    let error = |message: &str| RowError {
+        line: line_number,
+        message: message.to_string(),
+    };
+    let fields = parse_line(line).ok_or_else(|| error("an unclosed quote"))?;
+    let [user, product, token] = fields.as_slice() else {
+        return Err(error(
+            "3 fields expected: app_user_id,product_id,purchase_token",
+        ));
+    };
+    if user.is_empty() || user.len() > 1500 {
+        return Err(error("app_user_id must be 1 to 1500 characters"));
+    }
+    if product.is_empty() || token.is_empty() || token.len() > 10_000 {
+        return Err(error(
+            "product_id and a purchase_token of at most 10000 characters are required",
+        ));
+    }
+    Ok((user.clone(), product.clone(), token.clone()))
 }
 
 /// Parses one `app_user_id,signed_transaction` line: the transaction must be signed by

@@ -15,7 +15,58 @@ use serde_json::json;
 use crate::Clock;
 use crate::jobs::{export, import};
 use crate::pagination::MAX_LIMIT;
+use entitled_core::App;
+use entitled_core::purchases::{LifecycleEvent, StoreTransaction};
 use entitled_stores::app_store::SignedDataVerifier;
+
+/// What imports verify purchases with: Apple's signatures and Google's API.
+#[derive(Clone)]
+pub struct StoreAdapters {
+    /// Verifies App Store signed transactions.
+    pub apple: Arc<SignedDataVerifier>,
+    /// Asks Google Play about purchase tokens.
+    pub play: Arc<crate::play_store::PlayClients>,
+    /// Opens the Play apps' service accounts.
+    pub sealer: Option<Arc<crate::credentials::Sealer>>,
+}
+
+/// One `app_user_id,product_id,purchase_token` row, verified with Google.
+async fn play_row(
+    storage: &dyn Storage,
+    adapters: &StoreAdapters,
+    line_number: usize,
+    text: &str,
+    apps: &[App],
+    now: UnixMillis,
+) -> Result<((String, StoreTransaction), Vec<LifecycleEvent>), import::RowError> {
+    let error = |message: String| import::RowError {
+        line: line_number,
+        message,
+    };
+    let (user, product_id, token) = import::parse_play_row(line_number, text)?;
+    let app = apps
+        .iter()
+        .find(|a| a.app_type == entitled_core::AppType::PlayStore)
+        .ok_or_else(|| error("the project has no play_store app".into()))?;
+    let client = adapters
+        .play
+        .client_for(storage, adapters.sealer.as_deref(), app)
+        .await
+        .map_err(|e| error(e.message))?;
+    let verified = crate::play_store::verify_token(
+        storage,
+        &client,
+        app,
+        Some(&product_id),
+        &token,
+        "",
+        now,
+        now,
+    )
+    .await
+    .map_err(|e| error(e.message))?;
+    Ok(((user, verified.transaction), verified.lifecycle))
+}
 
 /// Kinds of job this runner does.
 pub const KINDS: &[&str] = &["customer_export", "purchase_import", "webhook_redelivery"];
@@ -47,7 +98,7 @@ pub fn spawn(
     storage: Arc<dyn Storage>,
     clock: Clock,
     poll: Duration,
-    apple: Arc<SignedDataVerifier>,
+    adapters: StoreAdapters,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut expired_at: Option<UnixMillis> = None;
@@ -64,7 +115,7 @@ pub fn spawn(
             match storage.claim_job(KINDS, clock(), LEASE_MS).await {
                 Ok(Some((job, input))) => {
                     let id = job.id.clone();
-                    if let Err(err) = run(storage.as_ref(), &clock, &apple, job, input).await {
+                    if let Err(err) = run(storage.as_ref(), &clock, &adapters, job, input).await {
                         tracing::warn!(job = %id, error = %err, "job stopped; its lease will let it run again");
                     }
                 }
@@ -93,13 +144,20 @@ async fn save(
 async fn run(
     storage: &dyn Storage,
     clock: &Clock,
-    apple: &SignedDataVerifier,
+    adapters: &StoreAdapters,
     mut job: Job,
     input: Option<String>,
 ) -> Result<(), StorageError> {
     match job.kind.as_str() {
         "purchase_import" => {
-            run_import(storage, clock, apple, &mut job, input.unwrap_or_default()).await
+            run_import(
+                storage,
+                clock,
+                adapters,
+                &mut job,
+                input.unwrap_or_default(),
+            )
+            .await
         }
         "webhook_redelivery" => run_redelivery(storage, clock, &mut job).await,
         _ => run_export(storage, clock, &mut job).await,
@@ -142,11 +200,11 @@ async fn run_redelivery(
 async fn run_import(
     storage: &dyn Storage,
     clock: &Clock,
-    apple: &SignedDataVerifier,
+    adapters: &StoreAdapters,
     job: &mut Job,
     data: String,
 ) -> Result<(), StorageError> {
-    let signed = job.params["format"] == import::SIGNED_FORMAT;
+    let format = job.params["format"].as_str().unwrap_or("csv").to_string();
     let all = PageRequest {
         starting_after: None,
         limit: MAX_LIMIT,
@@ -167,15 +225,22 @@ async fn run_import(
         let mut refunds = Vec::new();
         for (offset, text) in chunk.iter().enumerate() {
             let line_number = chunk_index * CHUNK + offset + 2;
-            let parsed = if signed {
-                import::parse_signed_row(line_number, text, &apps, apple, now).map(
-                    |(row, refund)| {
-                        refunds.extend(refund);
+            let parsed = match format.as_str() {
+                import::SIGNED_FORMAT => {
+                    import::parse_signed_row(line_number, text, &apps, &adapters.apple, now).map(
+                        |(row, refund)| {
+                            refunds.extend(refund);
+                            row
+                        },
+                    )
+                }
+                import::PLAY_FORMAT => play_row(storage, adapters, line_number, text, &apps, now)
+                    .await
+                    .map(|(row, lifecycle)| {
+                        refunds.extend(lifecycle);
                         row
-                    },
-                )
-            } else {
-                import::parse_row(line_number, text, &apps, now)
+                    }),
+                _ => import::parse_row(line_number, text, &apps, now),
             };
             match parsed {
                 Ok(row) => rows.push(row),
@@ -190,9 +255,9 @@ async fn run_import(
         let written = storage
             .import_purchases(&job.project_id, &rows, now)
             .await?;
-        // Historical refunds are facts, not news: recorded without webhook events.
+        // Historical refunds (and Play states) are facts, not news: recorded without events.
         for refund in &refunds {
-            let fact = crate::app_store::scoped(&job.project_id, refund);
+            let fact = crate::store_facts::scoped(&job.project_id, refund);
             storage
                 .add_lifecycle_event(&job.project_id, &fact, &[], now)
                 .await?;

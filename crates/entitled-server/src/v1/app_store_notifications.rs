@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, State};
 use entitled_core::AppType;
-use entitled_core::events::event_for_transaction;
 use entitled_core::purchases::Store;
 use entitled_stores::app_store::{NotificationBody, NotificationEffect};
 use serde::Deserialize;
@@ -17,8 +16,8 @@ use crate::AppState;
 use crate::app_store;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
+use crate::store_facts;
 use crate::subscribers::lock_customers_within;
-use crate::webhooks::emit;
 
 /// How long a notification waits for a customer another request is changing: Apple would
 /// only retry it later, so waiting a little beats failing.
@@ -101,35 +100,10 @@ pub async fn receive(
     let transaction = signed
         .to_fact(&app.id, &owner)
         .map_err(|e| ApiError::new(ErrorKind::Unprocessable, e.to_string()))?;
-    let mut purchase: Vec<_> = state
-        .storage
-        .transactions_of(&owner)
-        .await?
-        .into_iter()
-        .filter(|t| {
-            t.store == Store::AppStore
-                && t.original_transaction_id == transaction.original_transaction_id
-        })
-        .collect();
-    if !purchase
-        .iter()
-        .any(|t| t.store_transaction_id == transaction.store_transaction_id)
-    {
-        let derived = event_for_transaction(&transaction, &purchase);
-        let events =
-            emit::for_customer(&state, project_id, &owner, Some(&app.id), &[derived], None).await?;
-        state
-            .storage
-            .record_transactions(project_id, std::slice::from_ref(&transaction), &events, now)
-            .await?;
-        purchase.push(transaction);
-    }
-    let latest = purchase
-        .iter()
-        .max_by_key(|t| (t.purchased_at, t.expires_at))
-        .unwrap_or(&known);
+    let latest =
+        store_facts::record_store_transaction(&state, project_id, &owner, transaction, now).await?;
     if let NotificationEffect::TransactionThen(fact) = &effect {
-        app_store::record_lifecycle(&state, project_id, &owner, fact, latest, now).await?;
+        store_facts::record_lifecycle(&state, project_id, &owner, fact, &latest, now).await?;
     }
     Ok(Json(json!({"recorded": true})))
 }

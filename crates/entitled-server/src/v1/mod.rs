@@ -5,6 +5,7 @@ pub mod coffee;
 pub mod customer_info;
 pub mod health;
 pub mod offerings;
+pub mod play_store_notifications;
 pub mod promotional;
 pub mod receipts;
 pub mod respond;

@@ -1,6 +1,6 @@
-//! `POST /v1/receipts`: an app posts a purchase. Test-store purchases and App Store signed
-//! transactions (StoreKit 2) are verified and recorded here; Play and Stripe verification
-//! come with their adapters.
+//! `POST /v1/receipts`: an app posts a purchase. Test-store purchases, App Store signed
+//! transactions (StoreKit 2) and Play purchase tokens (asked of Google) are verified and
+//! recorded here; Stripe verification comes with its adapter.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -21,6 +21,8 @@ use crate::app_store;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
+use crate::play_store;
+use crate::store_facts;
 use crate::subscribers::{check_app_user_id, find_or_create, lock_customers, project_now};
 use crate::temporary_grants;
 use crate::v1::respond::{customer_info, touch};
@@ -239,7 +241,9 @@ async fn record_verified(
         (status = 400, body = V1ErrorBody), (status = 401, body = V1ErrorBody),
         (status = 403, body = V1ErrorBody), (status = 409, body = V1ErrorBody),
         (status = 422, body = V1ErrorBody),
-        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody)))]
+        (status = 423, description = "Another request is changing this customer", body = V1ErrorBody),
+        (status = 502, description = "The store answered with an error", body = V1ErrorBody),
+        (status = 504, description = "The store did not answer in time", body = V1ErrorBody)))]
 pub async fn post_receipt(
     State(state): State<AppState>,
     caller: Caller,
@@ -283,7 +287,7 @@ pub async fn post_receipt(
             }
             record_verified(&state, &project_id, &customer, &transaction, now).await?;
             if let Some(refund) = signed.refund() {
-                app_store::record_lifecycle(
+                store_facts::record_lifecycle(
                     &state,
                     &project_id,
                     &customer.key,
@@ -304,9 +308,61 @@ pub async fn post_receipt(
             )
             .await;
         }
+        AppType::PlayStore => {
+            let client = state
+                .play
+                .client_for(state.storage.as_ref(), state.sealer.as_deref(), &app)
+                .await?;
+            let product_id = body.product_id.as_deref().or(body
+                .product_ids
+                .as_ref()
+                .and_then(|ids| ids.first())
+                .map(String::as_str));
+            let (customer, _) =
+                find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
+            let _lock = lock_customers(&state, &[&customer.key]).await?;
+            touch(&state, &customer, &headers).await?;
+            let verified = play_store::verify_token(
+                state.storage.as_ref(),
+                &client,
+                &app,
+                product_id,
+                &body.fetch_token,
+                &customer.key,
+                now,
+                state.now(),
+            )
+            .await?;
+            let mut transaction = verified.transaction;
+            if transaction.price.is_none() {
+                transaction.price = price;
+            }
+            record_verified(&state, &project_id, &customer, &transaction, now).await?;
+            for fact in &verified.lifecycle {
+                store_facts::record_lifecycle(
+                    &state,
+                    &project_id,
+                    &customer.key,
+                    fact,
+                    &transaction,
+                    state.now(),
+                )
+                .await?;
+            }
+            return customer_info(
+                &state,
+                &caller,
+                &customer,
+                now,
+                StatusCode::OK,
+                &HeaderMap::new(),
+                None,
+            )
+            .await;
+        }
         other => {
             return Err(unprocessable(format!(
-                "Receipts of {} apps cannot be verified by this server yet; test_store and app_store purchases are",
+                "Receipts of {} apps cannot be verified by this server yet; test_store, app_store and play_store purchases are",
                 other.as_str()
             )));
         }

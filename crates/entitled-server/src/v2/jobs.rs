@@ -99,13 +99,15 @@ pub struct ExportBody {
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportBody {
-    /// `csv`, or `app_store_signed_transactions` (StoreKit 2 signed transactions, verified
-    /// as receipts are). Play purchase tokens need the Play adapter (422).
-    #[schema(pattern = "^(csv|app_store_signed_transactions)$")]
+    /// `csv`, `app_store_signed_transactions` (StoreKit 2 signed transactions, verified as
+    /// receipts are) or `play_tokens` (each looked up with Google under the app's service
+    /// account).
+    #[schema(pattern = "^(csv|app_store_signed_transactions|play_tokens)$")]
     pub format: String,
     /// The rows: for `csv` under the header
     /// `app_user_id,store,product_id,store_transaction_id,purchased_at_ms,expires_at_ms`; for
-    /// `app_store_signed_transactions` under `app_user_id,signed_transaction`.
+    /// `app_store_signed_transactions` under `app_user_id,signed_transaction`; for
+    /// `play_tokens` under `app_user_id,product_id,purchase_token`.
     pub data: String,
 }
 
@@ -209,17 +211,11 @@ pub async fn start_import(
         .to_bytes();
     let body: ImportBody = crate::extract::parse_json(&bytes)?;
     match body.format.as_str() {
-        "csv" | crate::jobs::import::SIGNED_FORMAT => {}
-        "play_tokens" => {
-            return Err(ApiError::new(
-                crate::error::ErrorKind::Unprocessable,
-                "Importing Play purchase tokens needs the Google Play adapter, which this server does not have yet; import CSV rows",
-            ));
-        }
+        "csv" | crate::jobs::import::SIGNED_FORMAT | crate::jobs::import::PLAY_FORMAT => {}
         _ => {
             return Err(ApiError::parameter(
                 "format",
-                "format must be csv or app_store_signed_transactions",
+                "format must be csv, app_store_signed_transactions or play_tokens",
             ));
         }
     }

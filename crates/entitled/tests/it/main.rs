@@ -18,6 +18,7 @@ mod lifecycle;
 mod locks;
 mod openapi;
 mod overload;
+mod play_store;
 mod query_counts;
 mod rate_limits;
 mod resources;

@@ -144,6 +144,10 @@ const SERVED: &[(&str, &str)] = &[
         "post",
         "/v1/incoming-webhooks/apple-server-to-server-notification/{app_id}",
     ),
+    (
+        "post",
+        "/v1/incoming-webhooks/google-server-to-server-notification/{app_id}",
+    ),
     ("get", "/v1/subscribers/{app_user_id}/offerings"),
     ("get", "/v1/product_entitlement_mapping"),
     ("post", "/v1/subscribers/{app_user_id}/intro_eligibility"),
