@@ -221,6 +221,32 @@ pub async fn start_import(
     }
     crate::jobs::import::check_header(&body.format, &body.data)
         .map_err(|m| ApiError::parameter("data", m))?;
+    let needs = match body.format.as_str() {
+        crate::jobs::import::SIGNED_FORMAT => Some(entitled_core::AppType::AppStore),
+        crate::jobs::import::PLAY_FORMAT => Some(entitled_core::AppType::PlayStore),
+        _ => None,
+    };
+    if let Some(app_type) = needs {
+        let apps = state
+            .storage
+            .list_apps(
+                &project_id,
+                &entitled_storage::PageRequest {
+                    starting_after: None,
+                    limit: crate::pagination::MAX_LIMIT,
+                },
+            )
+            .await?;
+        if !apps.items.iter().any(|a| a.app_type == app_type) {
+            return Err(ApiError::new(
+                crate::error::ErrorKind::Unprocessable,
+                format!(
+                    "This project has no {} app to verify these purchases with",
+                    app_type.as_str()
+                ),
+            ));
+        }
+    }
     let rows = body
         .data
         .lines()

@@ -497,7 +497,11 @@ async fn signed_transactions_are_imported_verified() {
             json!({"format": "app_store_signed_transactions", "data": "user,jws\n"}),
             400,
         ),
-        (json!({"format": "play_tokens", "data": "x"}), 422),
+        (
+            json!({"format": "play_tokens",
+                "data": "app_user_id,product_id,purchase_token\nu,p,t\n"}),
+            422,
+        ),
     ] {
         let (status, _, answer) = send(
             setup

@@ -165,9 +165,11 @@ async fn bad_imports_and_unknown_jobs_are_refused() {
     let (status, _, body) = send(
         server
             .secret(Method::POST, &imports)
-            .json(&json!({"format": "play_tokens", "data": ""})),
+            .json(&json!({"format": "play_tokens",
+                "data": "app_user_id,product_id,purchase_token\nu,p,token\n"})),
     )
     .await;
+    // A real cause: the project has no Play app to ask Google with.
     assert_v2_error(status, &body, 422, "unprocessable_entity_error");
     let (status, _, body) = send(
         server
