@@ -337,7 +337,7 @@ mod tests {
             assert_eq!(kind.v2_type(), v2_type, "{kind:?}");
             assert_eq!(
                 kind.retryable(),
-                [423, 429, 503].contains(&status),
+                [423, 429, 502, 503, 504].contains(&status),
                 "{kind:?}"
             );
         }
