@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use entitled_core::purchases::{LifecycleEvent, StoreTransaction};
 use entitled_core::{App, ProductType, UnixMillis};
 use entitled_storage::Storage;
 use entitled_stores::play_store::{PlayClient, PlayClientConfig, PlayError, ServiceAccount};
@@ -13,6 +12,7 @@ use tokio::sync::Mutex;
 
 use crate::credentials::Sealer;
 use crate::error::{ApiError, ErrorKind};
+use crate::store_facts::VerifiedPurchase;
 
 /// The credential holding a Play app's service account JSON.
 const SERVICE_ACCOUNT: &str = "play_store.service_account_credentials_json";
@@ -89,14 +89,6 @@ pub fn package_of(app: &App) -> Result<&str, ApiError> {
     })
 }
 
-/// A purchase Google verified: its transaction and what its state says about it.
-pub struct VerifiedPlayPurchase {
-    /// The transaction, owned by the customer it was verified for.
-    pub transaction: StoreTransaction,
-    /// Cancellations, billing issues, pauses the subscription's state shows.
-    pub lifecycle: Vec<LifecycleEvent>,
-}
-
 /// Asks Google about `token` of `app` for `customer_key`: a subscription when the catalog
 /// says the product is one (or does not know it), else a one-time product.
 #[allow(clippy::too_many_arguments)]
@@ -109,7 +101,7 @@ pub async fn verify_token(
     customer_key: &str,
     seen_at: UnixMillis,
     now: UnixMillis,
-) -> Result<VerifiedPlayPurchase, ApiError> {
+) -> Result<VerifiedPurchase, ApiError> {
     let package = package_of(app)?;
     let product = match product_id {
         Some(id) => {
@@ -128,7 +120,7 @@ pub async fn verify_token(
     if !one_time {
         match client.subscription(package, token, now).await {
             Ok(purchase) => {
-                return Ok(VerifiedPlayPurchase {
+                return Ok(VerifiedPurchase {
                     transaction: purchase
                         .to_fact(token, &app.id, customer_key, seen_at)
                         .map_err(play_error)?,
@@ -147,7 +139,7 @@ pub async fn verify_token(
         .product(package, product_id, token, now)
         .await
         .map_err(play_error)?;
-    Ok(VerifiedPlayPurchase {
+    Ok(VerifiedPurchase {
         transaction: purchase
             .to_fact(product_id, token, &app.id, customer_key)
             .map_err(play_error)?,

@@ -9,6 +9,15 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::webhooks::emit;
 
+/// A purchase a store vouched for: its transaction, and what the store says about it
+/// besides (a refund, a cancellation, a billing issue).
+pub struct VerifiedPurchase {
+    /// The transaction; its customer is set once the buyer is known.
+    pub transaction: StoreTransaction,
+    /// Lifecycle facts the store's answer carries.
+    pub lifecycle: Vec<LifecycleEvent>,
+}
+
 /// A lifecycle fact under an id scoped to its project: the same Apple notification or
 /// refund may reach two projects (a staging and a production project of one app).
 pub(crate) fn scoped(project_id: &str, fact: &LifecycleEvent) -> LifecycleEvent {

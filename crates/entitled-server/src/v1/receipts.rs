@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
 use crate::play_store;
-use crate::store_facts;
+use crate::store_facts::{self, VerifiedPurchase};
 use crate::subscribers::{check_app_user_id, find_or_create, lock_customers, project_now};
 use crate::temporary_grants;
 use crate::v1::respond::{customer_info, touch};
@@ -271,42 +271,16 @@ pub async fn post_receipt(
         .ok_or_else(|| ApiError::not_found("App"))?;
     let now = project_now(&state, &project_id).await?;
     let price = price_micros(body.price.as_ref(), body.currency.as_deref())?;
-    match app.app_type {
-        AppType::TestStore => {}
+    let verified = match app.app_type {
+        AppType::TestStore => None,
         AppType::AppStore => {
             let signed = app_store::verify_signed_transaction(&state, &app, &body.fetch_token)?;
-            let (customer, _) =
-                find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
-            let _lock = lock_customers(&state, &[&customer.key]).await?;
-            touch(&state, &customer, &headers).await?;
-            let mut transaction = signed
-                .to_fact(&app.id, &customer.key)
-                .map_err(|e| unprocessable(e.to_string()))?;
-            if transaction.price.is_none() {
-                transaction.price = price;
-            }
-            record_verified(&state, &project_id, &customer, &transaction, now).await?;
-            if let Some(refund) = signed.refund() {
-                store_facts::record_lifecycle(
-                    &state,
-                    &project_id,
-                    &customer.key,
-                    &refund,
-                    &transaction,
-                    state.now(),
-                )
-                .await?;
-            }
-            return customer_info(
-                &state,
-                &caller,
-                &customer,
-                now,
-                StatusCode::OK,
-                &HeaderMap::new(),
-                None,
-            )
-            .await;
+            Some(VerifiedPurchase {
+                transaction: signed
+                    .to_fact(&app.id, "")
+                    .map_err(|e| unprocessable(e.to_string()))?,
+                lifecycle: signed.refund().into_iter().collect(),
+            })
         }
         AppType::PlayStore => {
             let client = state
@@ -318,47 +292,19 @@ pub async fn post_receipt(
                 .as_ref()
                 .and_then(|ids| ids.first())
                 .map(String::as_str));
-            let (customer, _) =
-                find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
-            let _lock = lock_customers(&state, &[&customer.key]).await?;
-            touch(&state, &customer, &headers).await?;
-            let verified = play_store::verify_token(
-                state.storage.as_ref(),
-                &client,
-                &app,
-                product_id,
-                &body.fetch_token,
-                &customer.key,
-                now,
-                state.now(),
-            )
-            .await?;
-            let mut transaction = verified.transaction;
-            if transaction.price.is_none() {
-                transaction.price = price;
-            }
-            record_verified(&state, &project_id, &customer, &transaction, now).await?;
-            for fact in &verified.lifecycle {
-                store_facts::record_lifecycle(
-                    &state,
-                    &project_id,
-                    &customer.key,
-                    fact,
-                    &transaction,
+            Some(
+                play_store::verify_token(
+                    state.storage.as_ref(),
+                    &client,
+                    &app,
+                    product_id,
+                    &body.fetch_token,
+                    "",
+                    now,
                     state.now(),
                 )
-                .await?;
-            }
-            return customer_info(
-                &state,
-                &caller,
-                &customer,
-                now,
-                StatusCode::OK,
-                &HeaderMap::new(),
-                None,
+                .await?,
             )
-            .await;
         }
         other => {
             return Err(unprocessable(format!(
@@ -366,6 +312,43 @@ pub async fn post_receipt(
                 other.as_str()
             )));
         }
+    };
+    if let Some(VerifiedPurchase {
+        mut transaction,
+        lifecycle,
+    }) = verified
+    {
+        // The store has vouched for the purchase: now it becomes the customer's.
+        let (customer, _) =
+            find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
+        let _lock = lock_customers(&state, &[&customer.key]).await?;
+        touch(&state, &customer, &headers).await?;
+        transaction.customer_key = customer.key.clone();
+        if transaction.price.is_none() {
+            transaction.price = price;
+        }
+        record_verified(&state, &project_id, &customer, &transaction, now).await?;
+        for fact in &lifecycle {
+            store_facts::record_lifecycle(
+                &state,
+                &project_id,
+                &customer.key,
+                fact,
+                &transaction,
+                state.now(),
+            )
+            .await?;
+        }
+        return customer_info(
+            &state,
+            &caller,
+            &customer,
+            now,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            None,
+        )
+        .await;
     }
     let product_id = body.product_id.clone().ok_or_else(|| {
         ApiError::parameter(
