@@ -400,3 +400,45 @@ fn notifications_say_what_to_record() {
         Err(SignedDataError::Certificate(_))
     ));
 }
+
+/// A chain that verified is remembered, but only for the span its certificates are valid
+/// in: data it signed outside that span is refused as before, and a tampered payload under
+/// a remembered chain still fails its signature.
+#[test]
+fn remembered_chains_keep_every_check_but_the_path() {
+    let signer = AppleSigner::new();
+    let verifier = verifier_for(&signer);
+    let payload = transaction_payload("b", "1", "1", "p", 1_790_000_000_000, None);
+    for _ in 0..3 {
+        verifier.verify_bytes(&signer.sign(&payload), NOW).unwrap();
+    }
+    let mut late = payload.clone();
+    late["signedDate"] = json!(2_300_000_000_000_i64);
+    assert!(matches!(
+        verifier.verify_bytes(&signer.sign(&late), NOW),
+        Err(SignedDataError::Certificate(_))
+    ));
+    let mut early = payload.clone();
+    early["signedDate"] = json!(1_500_000_000_000_i64); // 2017: before the test CA's 2020
+    assert!(matches!(
+        verifier.verify_bytes(&signer.sign(&early), NOW),
+        Err(SignedDataError::Certificate(_))
+    ));
+    let jws = signer.sign(&payload);
+    let parts: Vec<&str> = jws.split('.').collect();
+    let forged = URL_SAFE_NO_PAD.encode(
+        transaction_payload("b", "2", "2", "p", 1_790_000_000_000, None).to_string(),
+    );
+    assert_eq!(
+        verifier
+            .verify_bytes(&format!("{}.{forged}.{}", parts[0], parts[2]), NOW)
+            .unwrap_err(),
+        SignedDataError::Signature
+    );
+    // Another verifier (other roots) does not share what this one remembered.
+    let stranger = AppleSigner::new();
+    assert!(matches!(
+        verifier_for(&stranger).verify_bytes(&jws, NOW),
+        Err(SignedDataError::Certificate(_))
+    ));
+}

@@ -2,6 +2,8 @@
 //! marks as App Store signing, through an intermediate Apple marks as its WWDR CA, to a root
 //! entitled trusts (Apple Root CA - G3 unless configured otherwise).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
@@ -18,10 +20,25 @@ const INTERMEDIATE_MARKER_OID: &str = "1.2.840.113635.100.6.2.1";
 /// Apple Root CA - G3, the root of every chain the App Store signs with (public, DER).
 pub const APPLE_ROOT_CA_G3: &[u8] = include_bytes!("AppleRootCA-G3.cer");
 
-/// The roots a chain may end at.
+/// How many verified chains are remembered; Apple signs with a handful at a time, so the
+/// bound only stops a flood of distinct (still valid) chains from growing memory.
+const REMEMBERED_CHAINS: usize = 64;
+
+/// A chain that verified: its leaf's key, and the span in which every certificate on the
+/// path is valid (the anchor has no validity), so that data signed then verifies again
+/// without redoing the path. Keyed by a digest of the leaf and intermediate DER.
+#[derive(Debug, Clone)]
+struct VerifiedChain {
+    leaf_key: Vec<u8>,
+    valid_from_ms: i64,
+    valid_until_ms: i64,
+}
+
+/// The roots a chain may end at, and the chains already verified under them.
 #[derive(Debug, Clone)]
 pub struct TrustedRoots {
     anchors: Vec<TrustAnchor<'static>>,
+    verified: Arc<Mutex<HashMap<[u8; 32], VerifiedChain>>>,
 }
 
 impl TrustedRoots {
@@ -40,7 +57,10 @@ impl TrustedRoots {
                 "at least one trusted root is needed".into(),
             ));
         }
-        Ok(Self { anchors })
+        Ok(Self {
+            anchors,
+            verified: Arc::default(),
+        })
     }
 
     /// Trusts the certificates in `files` (each DER, or PEM with one or more certificates):
@@ -60,12 +80,17 @@ impl TrustedRoots {
         // The embedded root is a well-formed certificate; a test checks it parses.
         Self::new(&[APPLE_ROOT_CA_G3.to_vec()]).unwrap_or(Self {
             anchors: Vec::new(),
+            verified: Arc::default(),
         })
     }
 
     /// Checks `x5c` (leaf first, then its intermediate; a trailing root copy is ignored) was
     /// valid at `at_ms` and ends at a trusted root, with Apple's markers on leaf and
     /// intermediate. Returns the leaf's public key (an uncompressed P-256 point).
+    ///
+    /// The same chain signs every payload for months, so a chain that verified is
+    /// remembered with the span its certificates are valid in: two thirds of a
+    /// verification's cost (`bench/README.md`, "JWS verification").
     pub fn verify(&self, x5c: &[Vec<u8>], at_ms: i64) -> Result<Vec<u8>, SignedDataError> {
         let [leaf, intermediate, ..] = x5c else {
             return Err(SignedDataError::Certificate(
@@ -77,10 +102,38 @@ impl TrustedRoots {
                 "x5c holds more than leaf, intermediate and root".into(),
             ));
         }
-        let leaf_der = CertificateDer::from(leaf.as_slice());
+        let key = chain_digest(leaf, intermediate);
+        if let Some(known) = self.remembered(&key)
+            && (known.valid_from_ms..=known.valid_until_ms).contains(&at_ms)
+        {
+            return Ok(known.leaf_key);
+        }
+        let verified = self.verify_path(leaf, intermediate, at_ms)?;
+        let leaf_key = verified.leaf_key.clone();
+        if let Ok(mut remembered) = self.verified.lock() {
+            if remembered.len() >= REMEMBERED_CHAINS {
+                remembered.clear();
+            }
+            remembered.insert(key, verified);
+        }
+        Ok(leaf_key)
+    }
+
+    fn remembered(&self, key: &[u8; 32]) -> Option<VerifiedChain> {
+        self.verified.lock().ok()?.get(key).cloned()
+    }
+
+    /// The full check: path building to an anchor with webpki, then Apple's markers.
+    fn verify_path(
+        &self,
+        leaf: &[u8],
+        intermediate: &[u8],
+        at_ms: i64,
+    ) -> Result<VerifiedChain, SignedDataError> {
+        let leaf_der = CertificateDer::from(leaf);
         let end_entity = EndEntityCert::try_from(&leaf_der)
             .map_err(|e| SignedDataError::Certificate(format!("the leaf: {e}")))?;
-        let intermediates = [CertificateDer::from(intermediate.as_slice())];
+        let intermediates = [CertificateDer::from(intermediate)];
         let at = UnixTime::since_unix_epoch(Duration::from_millis(at_ms.max(0).unsigned_abs()));
         end_entity
             .verify_for_usage(
@@ -97,8 +150,33 @@ impl TrustedRoots {
         let intermediate_cert = parse(intermediate, "intermediate")?;
         require_marker(&leaf_cert, LEAF_MARKER_OID, "leaf")?;
         require_marker(&intermediate_cert, INTERMEDIATE_MARKER_OID, "intermediate")?;
-        Ok(leaf_cert.public_key().subject_public_key.data.to_vec())
+        let ms = |seconds: i64| seconds.saturating_mul(1000);
+        Ok(VerifiedChain {
+            leaf_key: leaf_cert.public_key().subject_public_key.data.to_vec(),
+            valid_from_ms: ms(leaf_cert
+                .validity()
+                .not_before
+                .timestamp()
+                .max(intermediate_cert.validity().not_before.timestamp())),
+            valid_until_ms: ms(leaf_cert
+                .validity()
+                .not_after
+                .timestamp()
+                .min(intermediate_cert.validity().not_after.timestamp())),
+        })
     }
+}
+
+/// SHA-256 of the leaf and intermediate, each preceded by its length.
+fn chain_digest(leaf: &[u8], intermediate: &[u8]) -> [u8; 32] {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for der in [leaf, intermediate] {
+        context.update(&(der.len() as u64).to_be_bytes());
+        context.update(der);
+    }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(context.finish().as_ref());
+    digest
 }
 
 /// Apple's signing leaves carry no extended key usage; any present is accepted, since the
