@@ -210,7 +210,7 @@ impl SubscriptionPurchaseV2 {
     ///
     /// The purchase date is `startTime` for the first order. Google does not date renewals,
     /// so a renewal is dated when entitled first sees it (`seen_at`, kept between `startTime`
-    /// and `expiryTime`): pass the notification's `eventTimeMillis` when a notification caused
+    /// and just before `expiryTime`): pass the notification's `eventTimeMillis` when a notification caused
     /// the lookup. Facts are keyed by order id, so the first sighting's date stays.
     ///
     /// Pending purchases (not paid yet) are refused as [`PlayError::InvalidPurchase`]; a
@@ -258,8 +258,13 @@ impl SubscriptionPurchaseV2 {
             .as_deref()
             .and_then(rfc3339::parse)
             .ok_or_else(|| upstream("its startTime is missing or not an RFC 3339 time"))?;
+        if expires_at <= started_at {
+            return Err(upstream("its expiryTime is not after its startTime"));
+        }
+        // A renewal seen at or after its expiry (a late lookup) is dated just before it ends,
+        // so every period has a length (found by fuzz/fuzz_targets/play_purchase.rs).
         let purchased_at = if self.is_renewal() {
-            UnixMillis(seen_at.0.min(expires_at.0).max(started_at.0))
+            UnixMillis(seen_at.0.min(expires_at.0 - 1).max(started_at.0))
         } else {
             started_at
         };
@@ -506,9 +511,18 @@ mod tests {
         let late = s
             .to_fact(TOKEN, "a", "c", UnixMillis(NOW.0 + 86_400_000))
             .unwrap();
-        assert_eq!(late.purchased_at, UnixMillis(1_795_514_400_250));
+        // Found by fuzz/fuzz_targets/play_purchase.rs: a renewal seen after its expiry was
+        // dated at its expiry (a period of no length), and an expiry before the start passed.
+        assert_eq!(late.purchased_at, UnixMillis(1_795_514_400_249));
+        assert!(late.purchased_at < late.expires_at.unwrap());
         let early = s.to_fact(TOKEN, "a", "c", UnixMillis(0)).unwrap();
         assert_eq!(early.purchased_at, UnixMillis(1_792_836_000_250));
+        let mut backwards = active();
+        backwards.start_time = Some("2026-12-01T00:00:00Z".into());
+        assert!(matches!(
+            backwards.to_fact(TOKEN, "a", "c", NOW),
+            Err(PlayError::Upstream(_))
+        ));
     }
 
     #[test]
