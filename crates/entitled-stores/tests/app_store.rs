@@ -426,9 +426,8 @@ fn remembered_chains_keep_every_check_but_the_path() {
     ));
     let jws = signer.sign(&payload);
     let parts: Vec<&str> = jws.split('.').collect();
-    let forged = URL_SAFE_NO_PAD.encode(
-        transaction_payload("b", "2", "2", "p", 1_790_000_000_000, None).to_string(),
-    );
+    let forged = URL_SAFE_NO_PAD
+        .encode(transaction_payload("b", "2", "2", "p", 1_790_000_000_000, None).to_string());
     assert_eq!(
         verifier
             .verify_bytes(&format!("{}.{forged}.{}", parts[0], parts[2]), NOW)
