@@ -91,10 +91,11 @@ impl ServiceAccount {
             .filter(|k| !k.trim().is_empty())
             .ok_or_else(|| unusable("\"private_key\" is missing"))?;
         let key = load_private_key(&pem)?;
-        let token_uri = file
-            .token_uri
-            .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string());
-        check_token_uri(&token_uri)?;
+        let token_uri = check_token_uri(
+            &file
+                .token_uri
+                .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string()),
+        )?;
         Ok(Self {
             client_email,
             private_key_id: file.private_key_id.filter(|id| !id.is_empty()),
@@ -187,7 +188,9 @@ fn pem_body(pem: &str) -> Result<(&str, Vec<u8>), PlayError> {
     Ok((label, der))
 }
 
-fn check_token_uri(uri: &str) -> Result<(), PlayError> {
+/// The token URI as the URL parser reads it (surrounding spaces and control characters
+/// dropped, so the JWT's `aud` is what Google expects), if it is https or loopback http.
+fn check_token_uri(uri: &str) -> Result<String, PlayError> {
     let parsed = reqwest::Url::parse(uri)
         .map_err(|_| unusable(format!("\"token_uri\" {uri:?} is not a URL")))?;
     let loopback = match parsed.host_str() {
@@ -200,8 +203,8 @@ fn check_token_uri(uri: &str) -> Result<(), PlayError> {
         None => false,
     };
     match parsed.scheme() {
-        "https" if parsed.host().is_some() => Ok(()),
-        "http" if loopback => Ok(()),
+        "https" if parsed.host().is_some() => Ok(parsed.to_string()),
+        "http" if loopback => Ok(parsed.to_string()),
         _ => Err(unusable(format!(
             "\"token_uri\" {uri:?} must be an https URL"
         ))),
@@ -245,6 +248,12 @@ mod tests {
         assert!(check_token_uri("http://localhost/token").is_ok());
         assert!(check_token_uri("http://[::1]:80/token").is_ok());
         assert!(check_token_uri("http://oauth2.googleapis.com/token").is_err());
+        // Found by fuzz/fuzz_targets/play_service_account.rs: what the parser drops around
+        // a URL stayed in the stored token URI (and so in the JWT's `aud`).
+        assert_eq!(
+            check_token_uri(" \0https://oauth2.googleapis.com/token\0").unwrap(),
+            "https://oauth2.googleapis.com/token"
+        );
         assert!(check_token_uri("http://10.0.0.1/token").is_err());
         assert!(check_token_uri("file:///etc/passwd").is_err());
         assert!(check_token_uri("token").is_err());
