@@ -9,6 +9,10 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::webhooks::emit;
 
+/// How long a store notification waits for a customer another request is changing: the
+/// store would only retry it later, so waiting a little beats failing.
+pub(crate) const NOTIFICATION_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A purchase a store vouched for: its transaction, and what the store says about it
 /// besides (a refund, a cancellation, a billing issue).
 pub struct VerifiedPurchase {

@@ -93,10 +93,12 @@ pub fn parse_signed_row(
         line: line_number,
         message,
     };
-    let (user, jws) = line
-        .split_once(',')
-        .ok_or_else(|| error("2 fields expected: app_user_id,signed_transaction".into()))?;
-    let user = user.trim().trim_matches('"');
+    let fields = parse_line(line).ok_or_else(|| error("an unclosed quote".into()))?;
+    let [user, jws] = fields.as_slice() else {
+        return Err(error(
+            "2 fields expected: app_user_id,signed_transaction".into(),
+        ));
+    };
     if user.is_empty() || user.len() > 1500 {
         return Err(error("app_user_id must be 1 to 1500 characters".into()));
     }

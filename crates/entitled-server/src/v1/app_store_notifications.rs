@@ -2,8 +2,6 @@
 //! Server Notifications V2 for one App Store app. Apple sends no credentials; what makes a
 //! notification authentic is Apple's signature on it, checked before anything is read.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use entitled_core::AppType;
@@ -16,12 +14,8 @@ use crate::AppState;
 use crate::app_store;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
-use crate::store_facts;
+use crate::store_facts::{self, NOTIFICATION_LOCK_WAIT};
 use crate::subscribers::lock_customers_within;
-
-/// How long a notification waits for a customer another request is changing: Apple would
-/// only retry it later, so waiting a little beats failing.
-pub const NOTIFICATION_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The body Apple posts.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -14,9 +14,8 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::play_store::{package_of, play_error};
-use crate::store_facts;
+use crate::store_facts::{self, NOTIFICATION_LOCK_WAIT};
 use crate::subscribers::lock_customers_within;
-use crate::v1::app_store_notifications::NOTIFICATION_LOCK_WAIT;
 
 fn not_recorded() -> Json<Value> {
     Json(json!({"recorded": false}))

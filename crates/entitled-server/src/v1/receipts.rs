@@ -232,6 +232,93 @@ async fn record_verified(
     Ok(())
 }
 
+/// What a posted receipt turned out to be before anything is written.
+enum Posted {
+    /// A purchase its store vouched for.
+    Verified(VerifiedPurchase),
+    /// A test-store purchase of this product (the test store verifies by recording).
+    TestStore(Product),
+}
+
+/// Records a purchase a store verified for `customer` (whose lock the caller holds), with
+/// what the store said about it besides; the app's price stands in where the store gave none.
+async fn record_store_purchase(
+    state: &AppState,
+    project_id: &str,
+    customer: &Customer,
+    purchase: VerifiedPurchase,
+    price: Option<Money>,
+    now: UnixMillis,
+) -> Result<(), ApiError> {
+    let VerifiedPurchase {
+        mut transaction,
+        lifecycle,
+    } = purchase;
+    transaction.customer_key = customer.key.clone();
+    if transaction.price.is_none() {
+        transaction.price = price;
+    }
+    record_verified(state, project_id, customer, &transaction, now).await?;
+    for fact in &lifecycle {
+        store_facts::record_lifecycle(
+            state,
+            project_id,
+            &customer.key,
+            fact,
+            &transaction,
+            state.now(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records a test-store purchase for `customer` (whose lock the caller holds): during a
+/// simulated outage a new purchase gets a temporary grant; otherwise a grant pending for it
+/// is settled and the purchase recorded.
+async fn record_test_store_purchase(
+    state: &AppState,
+    project_id: &str,
+    customer: &Customer,
+    product: &Product,
+    fetch_token: &str,
+    price: Option<Money>,
+    now: UnixMillis,
+) -> Result<(), ApiError> {
+    let store_down = state.storage.test_store_outage(project_id).await?.is_some();
+    if store_down
+        && state
+            .storage
+            .find_transaction(project_id, Store::TestStore, fetch_token)
+            .await?
+            .is_none()
+    {
+        // The store cannot verify a new purchase: grant its entitlements for a while.
+        temporary_grants::grant(
+            state,
+            project_id,
+            customer,
+            product,
+            fetch_token,
+            price,
+            now,
+        )
+        .await?;
+        return Ok(());
+    }
+    let pending = state
+        .storage
+        .temporary_grant_for(&product.app_id, fetch_token)
+        .await?
+        .filter(|g| !store_down && g.is_pending(now) && g.customer_key == customer.key);
+    if let Some(grant) = pending {
+        // The store is back: verify the purchase granted for, dated when it was posted.
+        temporary_grants::settle(state, project_id, &grant, now).await?;
+    }
+    let transaction = test_store_transaction(product, &customer.key, fetch_token, price, now)?;
+    record_verified(state, project_id, customer, &transaction, now).await
+}
+
 /// Records a purchase and answers the buyer's CustomerInfo (200, also for a repeat).
 #[utoipa::path(post, path = "/v1/receipts", tag = "v1",
     security(("bearer" = [])),
@@ -271,11 +358,26 @@ pub async fn post_receipt(
         .ok_or_else(|| ApiError::not_found("App"))?;
     let now = project_now(&state, &project_id).await?;
     let price = price_micros(body.price.as_ref(), body.currency.as_deref())?;
-    let verified = match app.app_type {
-        AppType::TestStore => None,
+    let posted = match app.app_type {
+        AppType::TestStore => {
+            let product_id = body.product_id.clone().ok_or_else(|| {
+                ApiError::parameter(
+                    "product_id",
+                    "product_id is required for test store purchases",
+                )
+            })?;
+            let product = state
+                .storage
+                .product_by_identifier(&project_id, &app.id, &product_id)
+                .await?
+                .ok_or_else(|| {
+                    unprocessable(format!("{product_id:?} is not a product of this app"))
+                })?;
+            Posted::TestStore(product)
+        }
         AppType::AppStore => {
             let signed = app_store::verify_signed_transaction(&state, &app, &body.fetch_token)?;
-            Some(VerifiedPurchase {
+            Posted::Verified(VerifiedPurchase {
                 transaction: signed
                     .to_fact(&app.id, "")
                     .map_err(|e| unprocessable(e.to_string()))?,
@@ -292,7 +394,7 @@ pub async fn post_receipt(
                 .as_ref()
                 .and_then(|ids| ids.first())
                 .map(String::as_str));
-            Some(
+            Posted::Verified(
                 play_store::verify_token(
                     state.storage.as_ref(),
                     &client,
@@ -313,94 +415,26 @@ pub async fn post_receipt(
             )));
         }
     };
-    if let Some(VerifiedPurchase {
-        mut transaction,
-        lifecycle,
-    }) = verified
-    {
-        // The store has vouched for the purchase: now it becomes the customer's.
-        let (customer, _) =
-            find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
-        let _lock = lock_customers(&state, &[&customer.key]).await?;
-        touch(&state, &customer, &headers).await?;
-        transaction.customer_key = customer.key.clone();
-        if transaction.price.is_none() {
-            transaction.price = price;
-        }
-        record_verified(&state, &project_id, &customer, &transaction, now).await?;
-        for fact in &lifecycle {
-            store_facts::record_lifecycle(
-                &state,
-                &project_id,
-                &customer.key,
-                fact,
-                &transaction,
-                state.now(),
-            )
-            .await?;
-        }
-        return customer_info(
-            &state,
-            &caller,
-            &customer,
-            now,
-            StatusCode::OK,
-            &HeaderMap::new(),
-            None,
-        )
-        .await;
-    }
-    let product_id = body.product_id.clone().ok_or_else(|| {
-        ApiError::parameter(
-            "product_id",
-            "product_id is required for test store purchases",
-        )
-    })?;
-    let product = state
-        .storage
-        .product_by_identifier(&project_id, &app.id, &product_id)
-        .await?
-        .ok_or_else(|| unprocessable(format!("{product_id:?} is not a product of this app")))?;
+    // The purchase checks out (or is the test store's to make): now it becomes the customer's.
     let (customer, _) = find_or_create(&state, &project_id, &body.app_user_id, state.now()).await?;
     let _lock = lock_customers(&state, &[&customer.key]).await?;
     touch(&state, &customer, &headers).await?;
-
-    let store_down = state
-        .storage
-        .test_store_outage(&project_id)
-        .await?
-        .is_some();
-    if store_down
-        && state
-            .storage
-            .find_transaction(&project_id, Store::TestStore, &body.fetch_token)
-            .await?
-            .is_none()
-    {
-        // The store cannot verify a new purchase: grant its entitlements for a while.
-        temporary_grants::grant(
-            &state,
-            &project_id,
-            &customer,
-            &product,
-            &body.fetch_token,
-            price,
-            now,
-        )
-        .await?;
-    } else {
-        let pending = state
-            .storage
-            .temporary_grant_for(&app.id, &body.fetch_token)
-            .await?
-            .filter(|g| !store_down && g.is_pending(now) && g.customer_key == customer.key);
-        if let Some(grant) = pending {
-            // The store is back: verify the purchase granted for, dated when it was posted.
-            temporary_grants::settle(&state, &project_id, &grant, now).await?;
+    match posted {
+        Posted::Verified(purchase) => {
+            record_store_purchase(&state, &project_id, &customer, purchase, price, now).await?;
         }
-        let transaction =
-            test_store_transaction(&product, &customer.key, &body.fetch_token, price, now)?;
-        record_verified(&state, &project_id, &customer, &transaction, now).await?;
+        Posted::TestStore(product) => {
+            record_test_store_purchase(
+                &state,
+                &project_id,
+                &customer,
+                &product,
+                &body.fetch_token,
+                price,
+                now,
+            )
+            .await?;
+        }
     }
     customer_info(
         &state,
