@@ -3,7 +3,7 @@
 
 use entitled_core::engine::{CustomerFacts, CustomerState, state_of_facts};
 use entitled_core::{Customer, IdKind, UnixMillis, new_id};
-use entitled_storage::{CustomerLock, StorageError};
+use entitled_storage::{CustomerLock, FactsSnapshot, StorageError};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorKind};
@@ -117,24 +117,27 @@ pub async fn state_of(
     customer: &Customer,
     now: UnixMillis,
 ) -> Result<CustomerState, ApiError> {
-    let transactions = state.storage.transactions_of(&customer.key).await?;
-    let events = state
+    let read = state
         .storage
-        .lifecycle_events_of(&customer.project_id, &customer.key)
+        .customer_facts(&customer.project_id, &customer.key)
         .await?;
-    let grants = state.storage.grants_of(&customer.key).await?;
-    let temporary = state
-        .storage
-        .pending_temporary_grants_of(&customer.key)
-        .await?;
-    let catalog = state.storage.catalog_view(&customer.project_id).await?;
+    Ok(state_from(&read, now))
+}
+
+/// The state a snapshot of a customer's facts gives at `now`.
+pub fn state_from(read: &FactsSnapshot, now: UnixMillis) -> CustomerState {
     let facts = CustomerFacts {
-        transactions: &transactions,
-        events: &events,
-        grants: &grants,
-        temporary: &temporary,
+        transactions: &read.transactions,
+        events: &read.events,
+        grants: &read.grants,
+        temporary: &read.temporary,
     };
-    Ok(state_of_facts(facts, &catalog, now))
+    state_of_facts(facts, &read.catalog, now)
+}
+
+/// The project's `now` as a snapshot of its facts gives it (real time plus its test clock).
+pub fn snapshot_now(state: &AppState, read: &FactsSnapshot) -> UnixMillis {
+    UnixMillis(state.now().0.saturating_add(read.clock_offset_ms))
 }
 
 #[cfg(test)]

@@ -18,6 +18,13 @@ use tokio::sync::{mpsc, oneshot};
 /// The most visits one write carries, and the most that wait for the recorder.
 const MAX_BATCH: usize = 1024;
 
+/// How long the recorder gathers visits before writing them (unless the batch fills or
+/// someone waits for a flush). Every commit makes the synchronous readers drop their page
+/// caches (SQLite resets a connection's cache when the WAL changed under it), so writing ten
+/// times a second instead of after every few requests keeps the reads' pages cached; a
+/// visit is never waited for, so gathering costs no request any time.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What the recorder is handed: a visit to write, or a caller waiting for what came before.
 #[derive(Debug)]
 enum Handed {
@@ -68,6 +75,7 @@ fn stopped() -> StorageError {
 async fn record(storage: Arc<dyn Storage>, mut waiting: mpsc::Receiver<Handed>) {
     let mut batch: Vec<Handed> = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        gather(&mut waiting, &mut batch).await;
         let mut visits = Vec::with_capacity(batch.len());
         let mut flushes = Vec::new();
         for handed in batch.drain(..) {
@@ -84,6 +92,20 @@ async fn record(storage: Arc<dyn Storage>, mut waiting: mpsc::Receiver<Handed>) 
         for done in flushes {
             // A caller that gave up no longer listens: fine.
             let _ = done.send(());
+        }
+    }
+}
+
+/// Adds what arrives in the next [`GATHER`] to `batch`, returning early once it is full, a
+/// flush is asked for, or every handle is gone.
+async fn gather(waiting: &mut mpsc::Receiver<Handed>, batch: &mut Vec<Handed>) {
+    let deadline = tokio::time::Instant::now() + GATHER;
+    let flush_asked = |batch: &[Handed]| batch.iter().any(|h| matches!(h, Handed::Flush(_)));
+    while batch.len() < MAX_BATCH && !flush_asked(batch) {
+        let room = MAX_BATCH - batch.len();
+        match tokio::time::timeout_at(deadline, waiting.recv_many(batch, room)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }

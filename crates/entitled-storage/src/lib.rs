@@ -16,6 +16,7 @@ mod shared;
 mod sqlite;
 mod sqlite_checkpoint;
 mod sqlite_reader;
+mod sqlite_writer;
 
 use std::sync::Arc;
 
@@ -528,6 +529,24 @@ pub struct Visit {
     pub platform_version: Option<String>,
 }
 
+/// Everything the engine needs to compute one customer's state, read from one snapshot of
+/// the database (one read transaction on SQLite), so the parts agree with each other.
+#[derive(Debug, Clone, Default)]
+pub struct FactsSnapshot {
+    /// The customer's transactions, oldest first.
+    pub transactions: Vec<StoreTransaction>,
+    /// What the stores said later about the customer's purchases.
+    pub events: Vec<LifecycleEvent>,
+    /// Promotional grants.
+    pub grants: Vec<PromotionalGrant>,
+    /// Temporary grants not settled yet.
+    pub temporary: Vec<TemporaryGrant>,
+    /// Which entitlements each product of the project unlocks.
+    pub catalog: CatalogView,
+    /// How far the project's test-store clock is ahead of real time, in ms.
+    pub clock_offset_ms: i64,
+}
+
 /// A project as the sweep sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepTarget {
@@ -644,6 +663,20 @@ pub trait PurchaseStore: Send + Sync + 'static {
     async fn touch_customers(&self, visits: &[Visit]) -> Result<(), StorageError>;
     /// Which entitlements each product unlocks, for the engine.
     async fn catalog_view(&self, project_id: &str) -> Result<CatalogView, StorageError>;
+    /// A customer's facts, the project's catalog view and test clock, in one snapshot: what
+    /// a CustomerInfo read needs, in one read transaction instead of seven.
+    async fn customer_facts(
+        &self,
+        project_id: &str,
+        customer_key: &str,
+    ) -> Result<FactsSnapshot, StorageError>;
+    /// The customer an id or alias names with their [`FactsSnapshot`], all from one
+    /// snapshot: a CustomerInfo read in one read transaction. `None` for an unknown id.
+    async fn customer_snapshot(
+        &self,
+        project_id: &str,
+        id_or_alias: &str,
+    ) -> Result<Option<(Customer, FactsSnapshot)>, StorageError>;
     /// How far the project's test-store clock is ahead of real time, in ms.
     async fn test_clock_offset(&self, project_id: &str) -> Result<i64, StorageError>;
     /// Moves the project's test-store clock forward; returns the new offset.

@@ -101,6 +101,23 @@ macro_rules! select_all {
     }};
 }
 
+/// Runs `$body` (whose reads use `select_all!($view, …)`) with `$view` bound to the
+/// storage: each statement through the pool (PostgreSQL's reads need no pinning to be fast,
+/// and every fact they read was committed whole).
+macro_rules! read_together {
+    ($storage:expr, |$view:ident| $body:expr) => {{
+        let $view = $storage;
+        $body
+    }};
+}
+
+/// PostgreSQL records transactions through sqlx only.
+macro_rules! record_transaction_directly {
+    ($storage:expr, $project_id:expr, $transaction:expr, $events:expr, $now:expr) => {
+        None::<Result<$crate::Recorded, $crate::StorageError>>
+    };
+}
+
 impl_row_ext!(sqlx::postgres::PgRow);
 impl_project_store!(PostgresStorage);
 impl_catalog_store!(PostgresStorage);

@@ -23,6 +23,9 @@ pub struct SqliteStorage {
     /// Synchronous read-only connections for hot reads; `None` for in-memory databases,
     /// which other connections cannot open.
     reader: Option<std::sync::Arc<crate::sqlite_reader::SqliteReader>>,
+    /// Writes receipts synchronously, taking turns with `pool`'s connection (see
+    /// sqlite_writer.rs); `None` for in-memory databases, as `reader`.
+    writer: Option<std::sync::Arc<crate::sqlite_writer::SqliteWriter>>,
     /// Checkpoints the WAL while any clone of this storage lives (none in memory).
     _checkpointer: Option<std::sync::Arc<crate::sqlite_checkpoint::Checkpointer>>,
     locks: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
@@ -73,15 +76,24 @@ impl SqliteStorage {
                     Err("readers or a writer were in the way".to_string())
                 }
             });
-            let started =
-                crate::sqlite_checkpoint::Checkpointer::start(path, rewind).map_err(|e| {
+            let started = crate::sqlite_checkpoint::Checkpointer::start(path.clone(), rewind)
+                .map_err(|e| {
                     StorageError::Internal(format!("starting the checkpoint thread: {e}"))
                 })?;
             Some(std::sync::Arc::new(started))
         };
+        // Opened after the pool, which created the file and set it to WAL.
+        let writer = if in_memory {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                crate::sqlite_writer::SqliteWriter::open(&path)?,
+            ))
+        };
         Ok(Self {
             pool,
             reader,
+            writer,
             _checkpointer: checkpointer,
             locks: Default::default(),
         })
@@ -152,6 +164,58 @@ macro_rules! select_all {
                 let rows = sqlx::query($sql)$(.bind($bind))*.fetch_all(&$storage.pool).await?;
                 rows.iter().map(|row| $decode(row)).collect::<Result<Vec<_>, $crate::StorageError>>()
             }
+        }
+    };
+}
+
+/// Reads that belong together (one answer's), as `select_all!` sees a storage: through one
+/// pinned read transaction when there are synchronous readers, else through the pool.
+pub(crate) struct SqliteReadTogether {
+    reader: Option<crate::sqlite_reader::PinnedRead>,
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// The view `read_together!` hands its body.
+    fn read_together(&self) -> Result<SqliteReadTogether, StorageError> {
+        let reader = match &self.reader {
+            Some(reader) => Some(reader.pin()?),
+            None => None,
+        };
+        Ok(SqliteReadTogether {
+            reader,
+            pool: self.pool.clone(),
+        })
+    }
+}
+
+/// Runs `$body` (whose reads use `select_all!($view, …)`) with `$view` bound to one
+/// snapshot of the database: one read transaction for all its statements.
+macro_rules! read_together {
+    ($storage:expr, |$view:ident| $body:expr) => {{
+        let $view = $storage.read_together()?;
+        $body
+    }};
+}
+
+/// Records a transaction through the synchronous writer, holding the sqlx connection for
+/// the turn (see sqlite_writer.rs); `None` when there is no writer (in memory).
+macro_rules! record_transaction_directly {
+    ($storage:expr, $project_id:expr, $transaction:expr, $events:expr, $now:expr) => {
+        match &$storage.writer {
+            Some(writer) => {
+                let _turn = $storage.pool.acquire().await?;
+                Some(writer.write(|conn| {
+                    $crate::sqlite_writer::record_transaction(
+                        conn,
+                        $project_id,
+                        $transaction,
+                        $events,
+                        $now,
+                    )
+                }))
+            }
+            None => None,
         }
     };
 }

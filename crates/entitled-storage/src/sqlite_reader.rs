@@ -9,7 +9,7 @@
 //! lets these readers run beside the (sqlx) writer without ever waiting for it.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -44,22 +44,33 @@ impl SqliteReader {
         Ok(conn)
     }
 
-    /// Runs `read` on an idle connection (or a new one), then keeps it for the next call.
-    pub(crate) fn with<T>(
-        &self,
-        read: impl FnOnce(&Connection) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
+    /// An idle connection (or a new one) with a read transaction open on it: every read
+    /// through the returned [`PinnedRead`] sees the database as of its first statement.
+    /// Several reads of one answer then share a snapshot, one WAL read lock and one page
+    /// cache (a commit by the writer between statements would otherwise empty it).
+    pub(crate) fn pin(self: &Arc<Self>) -> Result<PinnedRead, StorageError> {
+        let conn = self.checkout()?;
+        conn.execute_batch("BEGIN DEFERRED")?;
+        Ok(PinnedRead {
+            conn: Some(conn),
+            reader: Arc::clone(self),
+        })
+    }
+
+    fn checkout(&self) -> Result<Connection, StorageError> {
         let pooled = self
             .idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
-        let result = read(&conn);
-        // A connection left inside a transaction by a failed read is dropped, not reused.
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => self.open(),
+        }
+    }
+
+    /// Keeps `conn` for the next call, unless a failed read left it inside a transaction.
+    fn give_back(&self, conn: Connection) {
         if conn.is_autocommit() {
             let mut idle = self
                 .idle
@@ -69,7 +80,53 @@ impl SqliteReader {
                 idle.push(conn);
             }
         }
+    }
+
+    /// Runs `read` on an idle connection (or a new one), then keeps it for the next call.
+    pub(crate) fn with<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let conn = self.checkout()?;
+        let result = read(&conn);
+        self.give_back(conn);
         result
+    }
+}
+
+/// A reader connection inside one read transaction, for reads that belong together; the
+/// transaction ends, and the connection goes back to its reader, when this is dropped.
+#[derive(Debug)]
+pub(crate) struct PinnedRead {
+    conn: Option<Connection>,
+    reader: Arc<SqliteReader>,
+}
+
+impl PinnedRead {
+    /// Runs `read` inside the pinned transaction (the same shape as [`SqliteReader::with`],
+    /// so the backend's `select_all!` works on either).
+    pub(crate) fn with<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        match &self.conn {
+            Some(conn) => read(conn),
+            None => Err(StorageError::Internal(
+                "a pinned read was used after it ended".to_string(),
+            )),
+        }
+    }
+}
+
+impl Drop for PinnedRead {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A read-only transaction has nothing to keep: ending it cannot lose anything,
+            // and a connection that failed to end it is dropped rather than reused.
+            if conn.execute_batch("COMMIT").is_ok() {
+                self.reader.give_back(conn);
+            }
+        }
     }
 }
 

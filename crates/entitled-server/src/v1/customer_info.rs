@@ -150,12 +150,31 @@ pub fn body(now: UnixMillis, subscriber: Value) -> Value {
 }
 
 /// The ETag of a subscriber object: changes when anything the SDK shows changes, except
-/// `last_seen`, which moves with every request.
-pub fn etag(subscriber: &Value) -> String {
-    let mut stable = subscriber.clone();
-    if let Some(object) = stable.as_object_mut() {
-        object.remove("last_seen");
+/// `last_seen`, which moves with every request. Hashes the JSON as it is written, without
+/// copying the object or building the text.
+pub fn etag(subscriber: &mut Value) -> String {
+    let last_seen = subscriber
+        .as_object_mut()
+        .and_then(|object| object.remove("last_seen"));
+    let mut digest = DigestWriter(Sha256::new());
+    // Writing into a hasher cannot fail, and a `Value` always serialises.
+    let _ = serde_json::to_writer(&mut digest, &*subscriber);
+    if let (Some(seen), Some(object)) = (last_seen, subscriber.as_object_mut()) {
+        object.insert("last_seen".to_string(), seen);
     }
-    let digest = Sha256::digest(stable.to_string().as_bytes());
-    hex::encode(&digest[..16])
+    hex::encode(&digest.0.finalize()[..16])
+}
+
+/// Feeds what is written to it into a SHA-256.
+struct DigestWriter(Sha256);
+
+impl std::io::Write for DigestWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -3,13 +3,13 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entitled_core::{Customer, KeyKind, UnixMillis};
-use entitled_storage::{PageRequest, Visit};
+use entitled_storage::{FactsSnapshot, PageRequest, Visit};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::pagination::MAX_LIMIT;
-use crate::subscribers::state_of;
+use crate::subscribers::state_from;
 use crate::v1::customer_info;
 
 /// The header carrying CustomerInfo's ETag, both ways. A 304 carries it too: the SDKs need
@@ -81,7 +81,22 @@ pub async fn subscriber_json(
     customer: &Customer,
     now: UnixMillis,
 ) -> Result<serde_json::Value, ApiError> {
-    let computed = state_of(state, customer, now).await?;
+    let facts = state
+        .storage
+        .customer_facts(&customer.project_id, &customer.key)
+        .await?;
+    subscriber_of(state, caller, customer, &facts, now).await
+}
+
+/// The `subscriber` object a snapshot of the customer's facts gives at `now`.
+async fn subscriber_of(
+    state: &AppState,
+    caller: &Caller,
+    customer: &Customer,
+    facts: &FactsSnapshot,
+    now: UnixMillis,
+) -> Result<serde_json::Value, ApiError> {
+    let computed = state_from(facts, now);
     let attributes = if caller.key.kind == KeyKind::Secret {
         let all = PageRequest {
             starting_after: None,
@@ -115,7 +130,32 @@ pub async fn customer_info(
     extra: Option<(&str, serde_json::Value)>,
 ) -> Result<Response, ApiError> {
     let subscriber = subscriber_json(state, caller, customer, now).await?;
-    let etag = customer_info::etag(&subscriber);
+    answer(subscriber, now, status, request_headers, extra)
+}
+
+/// Like [`customer_info`], from a snapshot of the customer's facts already read.
+pub async fn customer_info_of(
+    state: &AppState,
+    caller: &Caller,
+    customer: &Customer,
+    facts: &FactsSnapshot,
+    now: UnixMillis,
+    status: StatusCode,
+    request_headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let subscriber = subscriber_of(state, caller, customer, facts, now).await?;
+    answer(subscriber, now, status, request_headers, None)
+}
+
+/// CustomerInfo around `subscriber`, or 304 when the request's ETag is still current.
+fn answer(
+    mut subscriber: serde_json::Value,
+    now: UnixMillis,
+    status: StatusCode,
+    request_headers: &HeaderMap,
+    extra: Option<(&str, serde_json::Value)>,
+) -> Result<Response, ApiError> {
+    let etag = customer_info::etag(&mut subscriber);
     let etag_header = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
     let request_time = HeaderValue::from(now.0);
     let unchanged = request_headers

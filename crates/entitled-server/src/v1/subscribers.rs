@@ -14,9 +14,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, V1ErrorBody};
 use crate::extract::ApiJson;
 use crate::subscribers::{
-    check_app_user_id, find_or_create, is_anonymous, lock_customers, project_now,
+    check_app_user_id, find_or_create, is_anonymous, lock_customers, project_now, snapshot_now,
 };
-use crate::v1::respond::{customer_info, touch};
+use crate::v1::respond::{customer_info, customer_info_of, touch};
 
 /// RevenueCat's code for invalid subscriber attributes.
 const INVALID_ATTRIBUTES: u32 = 7263;
@@ -55,15 +55,31 @@ pub async fn get_subscriber(
 ) -> Result<Response, ApiError> {
     check_app_user_id(&app_user_id, "app_user_id")?;
     let project_id = caller.project_id();
-    let now = project_now(&state, project_id).await?;
-    let (customer, created) = find_or_create(&state, project_id, &app_user_id, state.now()).await?;
+    // One snapshot for the usual case, a customer already known.
+    let (customer, facts, created) = match state
+        .storage
+        .customer_snapshot(project_id, &app_user_id)
+        .await?
+    {
+        Some((customer, facts)) => (customer, facts, false),
+        None => {
+            let (customer, created) =
+                find_or_create(&state, project_id, &app_user_id, state.now()).await?;
+            let facts = state
+                .storage
+                .customer_facts(project_id, &customer.key)
+                .await?;
+            (customer, facts, created)
+        }
+    };
+    let now = snapshot_now(&state, &facts);
     touch(&state, &customer, &headers).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    customer_info(&state, &caller, &customer, now, status, &headers, None).await
+    customer_info_of(&state, &caller, &customer, &facts, now, status, &headers).await
 }
 
 /// The body of `POST /v1/subscribers/identify`.

@@ -58,11 +58,7 @@ macro_rules! impl_customer_store {
                 project_id: &str,
                 id_or_alias: &str,
             ) -> Result<Option<entitled_core::Customer>, $crate::StorageError> {
-                let sql = concat!(
-                    "SELECT ", $crate::shared::customer_columns!(),
-                    " FROM customers WHERE key = (SELECT customer_key FROM customer_aliases \
-                     WHERE project_id = $1 AND alias = $2)"
-                );
+                let sql = $crate::shared::customer_reads::customer_by_alias_sql!();
                 let found = select_all!(self, sql, [project_id, id_or_alias], $crate::shared::customer_from_row)?;
                 Ok(found.into_iter().next())
             }
@@ -215,8 +211,7 @@ macro_rules! impl_customer_store {
                 &self,
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::PromotionalGrant>, $crate::StorageError> {
-                let sql = "SELECT id, customer_key, entitlement_id, starts_at, expires_at, revoked_at \
-                     FROM promotional_grants WHERE customer_key = $1 ORDER BY seq";
+                let sql = $crate::shared::customer_reads::grants_of_sql!();
                 select_all!(self, sql, [customer_key], $crate::shared::grant_from_row)
             }
 

@@ -7,8 +7,10 @@
 
 pub(crate) mod audit;
 pub(crate) mod catalog;
+pub(crate) mod customer_reads;
 pub(crate) mod customers;
 pub(crate) mod projects;
+pub(crate) mod purchase_writes;
 pub(crate) mod purchases;
 pub(crate) mod temporary_grants;
 pub(crate) mod webhooks;

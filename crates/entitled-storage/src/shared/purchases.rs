@@ -12,14 +12,16 @@ macro_rules! impl_purchase_store {
                 events: &[entitled_core::webhooks::OutboxEvent],
                 now: entitled_core::UnixMillis,
             ) -> Result<$crate::Recorded, $crate::StorageError> {
+                if let Some(recorded) = record_transaction_directly!(self, project_id, transaction, events, now) {
+                    return recorded;
+                }
                 let mut tx = self.begin_write().await?;
                 if insert_transaction(&mut tx, project_id, transaction, now).await? {
                     insert_outbox(&mut tx, events, now).await?;
                     tx.commit().await?;
                     return Ok($crate::Recorded::New);
                 }
-                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
-                    " FROM store_transactions WHERE project_id = $1 AND store = $2 AND store_transaction_id = $3");
+                let sql = $crate::shared::purchase_writes::transaction_by_store_id_sql!();
                 let row = sqlx::query(sql)
                     .bind(project_id)
                     .bind(transaction.store.as_str())
@@ -152,8 +154,7 @@ macro_rules! impl_purchase_store {
                 store: entitled_core::purchases::Store,
                 store_transaction_id: &str,
             ) -> Result<Option<entitled_core::purchases::StoreTransaction>, $crate::StorageError> {
-                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
-                    " FROM store_transactions WHERE project_id = $1 AND store = $2 AND store_transaction_id = $3");
+                let sql = $crate::shared::purchase_writes::transaction_by_store_id_sql!();
                 let found = select_all!(self, sql, [project_id, store.as_str(), store_transaction_id], $crate::shared::transaction_from_row)?;
                 Ok(found.into_iter().next())
             }
@@ -175,8 +176,7 @@ macro_rules! impl_purchase_store {
                 &self,
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::purchases::StoreTransaction>, $crate::StorageError> {
-                let sql = concat!("SELECT ", $crate::shared::transaction_columns!(),
-                    " FROM store_transactions WHERE customer_key = $1 ORDER BY seq");
+                let sql = $crate::shared::customer_reads::transactions_of_sql!();
                 select_all!(self, sql, [customer_key], $crate::shared::transaction_from_row)
             }
 
@@ -185,16 +185,7 @@ macro_rules! impl_purchase_store {
                 project_id: &str,
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::purchases::LifecycleEvent>, $crate::StorageError> {
-                let sql =
-                    // Driven from the customer's transactions, so each read looks up their
-                    // purchases' events by index (an EXISTS here scanned every event of the
-                    // project: a read's cost grew with the project, see bench/README.md).
-                    "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
-                     FROM lifecycle_events e WHERE e.project_id = $1 \
-                     AND (e.store, e.original_transaction_id) IN ( \
-                       SELECT t.store, t.original_transaction_id FROM store_transactions t \
-                       WHERE t.customer_key = $2) \
-                     ORDER BY seq";
+                let sql = $crate::shared::customer_reads::lifecycle_events_of_sql!();
                 select_all!(self, sql, [project_id, customer_key], $crate::shared::lifecycle_event_from_row)
             }
 
@@ -355,27 +346,42 @@ macro_rules! impl_purchase_store {
                 &self,
                 project_id: &str,
             ) -> Result<entitled_core::engine::CatalogView, $crate::StorageError> {
-                let mut view = entitled_core::engine::CatalogView::default();
-                let sql = "SELECT products.store_identifier AS product, entitlements.lookup_key AS lookup_key \
-                     FROM entitlement_products \
-                     JOIN products ON products.id = entitlement_products.product_id \
-                     JOIN entitlements ON entitlements.id = entitlement_products.entitlement_id \
-                     WHERE entitlements.project_id = $1 ORDER BY entitlement_products.seq";
-                let pairs = select_all!(self, sql, [project_id], $crate::shared::text_pair_from_row)?;
-                for (product, lookup_key) in pairs {
-                    let keys = view.entitlements_by_product.entry(product).or_default();
-                    if !keys.contains(&lookup_key) {
-                        keys.push(lookup_key);
-                    }
-                }
-                let sql = "SELECT id AS product, lookup_key FROM entitlements WHERE project_id = $1";
-                let pairs = select_all!(self, sql, [project_id], $crate::shared::text_pair_from_row)?;
-                view.lookup_keys.extend(pairs);
-                Ok(view)
+                use $crate::shared::customer_reads as sql;
+                let by_product = select_all!(self, sql::entitlements_by_product_sql!(), [project_id],
+                    $crate::shared::text_pair_from_row)?;
+                let lookup_keys = select_all!(self, sql::entitlement_lookup_keys_sql!(), [project_id],
+                    $crate::shared::text_pair_from_row)?;
+                Ok(sql::catalog_view_of(by_product, lookup_keys))
+            }
+
+            async fn customer_facts(
+                &self,
+                project_id: &str,
+                customer_key: &str,
+            ) -> Result<$crate::FactsSnapshot, $crate::StorageError> {
+                read_together!(self, |view| {
+                    Ok($crate::shared::customer_reads::read_facts!(view, project_id, customer_key))
+                })
+            }
+
+            async fn customer_snapshot(
+                &self,
+                project_id: &str,
+                id_or_alias: &str,
+            ) -> Result<Option<(entitled_core::Customer, $crate::FactsSnapshot)>, $crate::StorageError> {
+                read_together!(self, |view| {
+                    let sql = $crate::shared::customer_reads::customer_by_alias_sql!();
+                    let found = select_all!(view, sql, [project_id, id_or_alias], $crate::shared::customer_from_row)?;
+                    let Some(customer) = found.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    let facts = $crate::shared::customer_reads::read_facts!(view, project_id, customer.key.as_str());
+                    Ok(Some((customer, facts)))
+                })
             }
 
             async fn test_clock_offset(&self, project_id: &str) -> Result<i64, $crate::StorageError> {
-                let sql = "SELECT offset_ms FROM test_clocks WHERE project_id = $1";
+                let sql = $crate::shared::customer_reads::test_clock_offset_sql!();
                 let offsets = select_all!(self, sql, [project_id], $crate::shared::offset_from_row)?;
                 Ok(offsets.into_iter().next().unwrap_or(0))
             }
@@ -471,12 +477,7 @@ macro_rules! impl_purchase_store {
             t: &entitled_core::purchases::StoreTransaction,
             now: entitled_core::UnixMillis,
         ) -> Result<bool, $crate::StorageError> {
-            let written = sqlx::query(concat!(
-                "INSERT INTO store_transactions (project_id, recorded_at, ",
-                $crate::shared::transaction_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-                 ON CONFLICT (project_id, store, store_transaction_id) DO NOTHING"
-            ))
+            let written = sqlx::query($crate::shared::purchase_writes::insert_transaction_sql!())
             .bind(project_id)
             .bind(now.0)
             .bind(&t.id)

@@ -115,10 +115,7 @@ macro_rules! impl_temporary_grant_store {
                 &self,
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::purchases::TemporaryGrant>, $crate::StorageError> {
-                let sql = concat!(
-                    "SELECT ", $crate::shared::temporary_grants::temporary_grant_columns!(),
-                    " FROM temporary_grants WHERE customer_key = $1 AND settled_at IS NULL ORDER BY seq"
-                );
+                let sql = $crate::shared::customer_reads::pending_temporary_grants_of_sql!();
                 select_all!(self, sql, [customer_key],
                     $crate::shared::temporary_grants::temporary_grant_from_row)
             }

@@ -451,10 +451,7 @@ macro_rules! impl_webhook_store {
         ) -> Result<u64, $crate::StorageError> {
             let mut written = 0;
             for event in events {
-                let inserted = sqlx::query(
-                    "INSERT INTO outbox_events (id, project_id, customer_key, event_type, environment, app_id, body, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-                )
+                let inserted = sqlx::query($crate::shared::purchase_writes::insert_outbox_event_sql!())
                 .bind(&event.id)
                 .bind(&event.project_id)
                 .bind(&event.customer_key)
@@ -470,24 +467,14 @@ macro_rules! impl_webhook_store {
                     continue;
                 }
                 written += 1;
-                let sql = concat!("SELECT ", $crate::shared::integration_columns!(),
-                    " FROM webhook_integrations WHERE project_id = $1 ORDER BY seq");
+                let sql = $crate::shared::purchase_writes::integrations_of_project_sql!();
                 let rows = sqlx::query(sql).bind(&event.project_id).fetch_all(&mut **tx).await?;
                 for row in &rows {
                     let integration = $crate::shared::integration_from_row(row)?;
-                    let wanted = match &event.only_to {
-                        Some(only) => *only == integration.id,
-                        None => integration.wants(&event.event_type, event.environment, event.app_id.as_deref()),
-                    };
-                    if !wanted {
+                    if !$crate::shared::purchase_writes::delivers_to(event, &integration) {
                         continue;
                     }
-                    sqlx::query(
-                        "INSERT INTO webhook_deliveries (id, project_id, integration_id, event_id, customer_key, \
-                         status, attempts, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) \
-                         ON CONFLICT (integration_id, event_id) DO NOTHING",
-                    )
+                    sqlx::query($crate::shared::purchase_writes::insert_delivery_sql!())
                     .bind(entitled_core::new_id(entitled_core::IdKind::Delivery))
                     .bind(&event.project_id)
                     .bind(&integration.id)

@@ -1,0 +1,170 @@
+//! The SQL of the reads behind one customer's state (their facts and the catalog view), in
+//! one place for the single reads and for [`customer_facts`](crate::PurchaseStore::customer_facts),
+//! which makes them all in one snapshot.
+
+/// The customer an id or alias (`$2`) names in a project (`$1`).
+macro_rules! customer_by_alias_sql {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::shared::customer_columns!(),
+            " FROM customers WHERE key = (SELECT customer_key FROM customer_aliases \
+             WHERE project_id = $1 AND alias = $2)"
+        )
+    };
+}
+pub(crate) use customer_by_alias_sql;
+
+/// A project's (`$1`) test-store clock offset (no row: 0).
+macro_rules! test_clock_offset_sql {
+    () => {
+        "SELECT offset_ms FROM test_clocks WHERE project_id = $1"
+    };
+}
+pub(crate) use test_clock_offset_sql;
+
+/// A customer's (`$1`) transactions, oldest first.
+macro_rules! transactions_of_sql {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::shared::transaction_columns!(),
+            " FROM store_transactions WHERE customer_key = $1 ORDER BY seq"
+        )
+    };
+}
+pub(crate) use transactions_of_sql;
+
+/// The lifecycle events of the purchases a customer (`$2`) of a project (`$1`) owns.
+///
+/// Driven from the customer's transactions, so each read looks up their purchases' events
+/// by index (an EXISTS here scanned every event of the project: a read's cost grew with the
+/// project, see bench/README.md).
+macro_rules! lifecycle_events_of_sql {
+    () => {
+        "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
+         FROM lifecycle_events e WHERE e.project_id = $1 \
+         AND (e.store, e.original_transaction_id) IN ( \
+           SELECT t.store, t.original_transaction_id FROM store_transactions t \
+           WHERE t.customer_key = $2) \
+         ORDER BY seq"
+    };
+}
+pub(crate) use lifecycle_events_of_sql;
+
+/// A customer's (`$1`) promotional grants, oldest first.
+macro_rules! grants_of_sql {
+    () => {
+        "SELECT id, customer_key, entitlement_id, starts_at, expires_at, revoked_at \
+         FROM promotional_grants WHERE customer_key = $1 ORDER BY seq"
+    };
+}
+pub(crate) use grants_of_sql;
+
+/// A customer's (`$1`) temporary grants not settled yet, oldest first.
+macro_rules! pending_temporary_grants_of_sql {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::shared::temporary_grants::temporary_grant_columns!(),
+            " FROM temporary_grants WHERE customer_key = $1 AND settled_at IS NULL ORDER BY seq"
+        )
+    };
+}
+pub(crate) use pending_temporary_grants_of_sql;
+
+/// Which entitlement (`lookup_key`) each product (`product`) of a project (`$1`) unlocks.
+macro_rules! entitlements_by_product_sql {
+    () => {
+        "SELECT products.store_identifier AS product, entitlements.lookup_key AS lookup_key \
+         FROM entitlement_products \
+         JOIN products ON products.id = entitlement_products.product_id \
+         JOIN entitlements ON entitlements.id = entitlement_products.entitlement_id \
+         WHERE entitlements.project_id = $1 ORDER BY entitlement_products.seq"
+    };
+}
+pub(crate) use entitlements_by_product_sql;
+
+/// Each entitlement id (as `product`) of a project (`$1`) with its lookup key.
+macro_rules! entitlement_lookup_keys_sql {
+    () => {
+        "SELECT id AS product, lookup_key FROM entitlements WHERE project_id = $1"
+    };
+}
+pub(crate) use entitlement_lookup_keys_sql;
+
+/// A [`FactsSnapshot`](crate::FactsSnapshot) of one customer (`$customer_key`) of a project,
+/// each read through `$view` with the backend's `select_all!`; `?` returns its errors.
+macro_rules! read_facts {
+    ($view:expr, $project_id:expr, $customer_key:expr) => {{
+        use $crate::shared::customer_reads as sql;
+        let (project_id, customer_key): (&str, &str) = ($project_id, $customer_key);
+        let transactions = select_all!(
+            $view,
+            sql::transactions_of_sql!(),
+            [customer_key],
+            $crate::shared::transaction_from_row
+        )?;
+        let events = select_all!(
+            $view,
+            sql::lifecycle_events_of_sql!(),
+            [project_id, customer_key],
+            $crate::shared::lifecycle_event_from_row
+        )?;
+        let grants = select_all!(
+            $view,
+            sql::grants_of_sql!(),
+            [customer_key],
+            $crate::shared::grant_from_row
+        )?;
+        let temporary = select_all!(
+            $view,
+            sql::pending_temporary_grants_of_sql!(),
+            [customer_key],
+            $crate::shared::temporary_grants::temporary_grant_from_row
+        )?;
+        let by_product = select_all!(
+            $view,
+            sql::entitlements_by_product_sql!(),
+            [project_id],
+            $crate::shared::text_pair_from_row
+        )?;
+        let lookup_keys = select_all!(
+            $view,
+            sql::entitlement_lookup_keys_sql!(),
+            [project_id],
+            $crate::shared::text_pair_from_row
+        )?;
+        let offsets = select_all!(
+            $view,
+            sql::test_clock_offset_sql!(),
+            [project_id],
+            $crate::shared::offset_from_row
+        )?;
+        $crate::FactsSnapshot {
+            transactions,
+            events,
+            grants,
+            temporary,
+            catalog: sql::catalog_view_of(by_product, lookup_keys),
+            clock_offset_ms: offsets.into_iter().next().unwrap_or(0),
+        }
+    }};
+}
+pub(crate) use read_facts;
+
+/// The engine's catalog view from the rows of the two catalog reads above.
+pub(crate) fn catalog_view_of(
+    by_product: Vec<(String, String)>,
+    lookup_keys: Vec<(String, String)>,
+) -> entitled_core::engine::CatalogView {
+    let mut view = entitled_core::engine::CatalogView::default();
+    for (product, lookup_key) in by_product {
+        let keys = view.entitlements_by_product.entry(product).or_default();
+        if !keys.contains(&lookup_key) {
+            keys.push(lookup_key);
+        }
+    }
+    view.lookup_keys.extend(lookup_keys);
+    view
+}
