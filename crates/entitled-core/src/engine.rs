@@ -11,7 +11,7 @@ use crate::purchases::{
 use crate::time::UnixMillis;
 
 /// What the engine needs of the catalog: which entitlements each product unlocks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CatalogView {
     /// Store product identifier → lookup keys of the entitlements it unlocks.
     pub entitlements_by_product: HashMap<String, Vec<String>>,

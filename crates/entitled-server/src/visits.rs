@@ -125,6 +125,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_visit_is_written_soon_without_anyone_flushing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("v.db").display());
+        let storage = entitled_storage::open(&url).await.unwrap();
+        storage.migrate().await.unwrap();
+        let project = crate::admin::create_project(
+            storage.as_ref(),
+            "visits",
+            entitled_core::TransferRule::default(),
+            UnixMillis(1),
+        )
+        .await
+        .unwrap()
+        .id;
+        storage
+            .create_customer(&customer(&project, "lone"), &[])
+            .await
+            .unwrap();
+        let recorder = VisitRecorder::spawn(storage.clone());
+        recorder
+            .note(Visit {
+                customer_key: "key_lone".to_string(),
+                seen_at: UnixMillis(5_000),
+                app_version: None,
+                platform: None,
+                platform_version: None,
+            })
+            .await
+            .unwrap();
+        // Gathered for GATHER, then written: well within ten times that.
+        let deadline = std::time::Instant::now() + GATHER * 10;
+        loop {
+            let seen = storage
+                .find_customer(&project, "lone")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at;
+            if seen == Some(UnixMillis(5_000)) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the visit was not written within {:?}",
+                GATHER * 10
+            );
+            tokio::time::sleep(GATHER / 10).await;
+        }
+    }
+
+    #[tokio::test]
     async fn concurrent_visits_are_all_stored_and_the_latest_of_a_customer_wins() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("v.db").display());

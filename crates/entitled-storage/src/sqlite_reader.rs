@@ -249,6 +249,40 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_read_sees_one_snapshot_until_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
+        let reader = Arc::new(SqliteReader::new(path));
+        let count = |conn: &Connection| {
+            select_all(
+                conn,
+                "SELECT count(*) AS n FROM t",
+                rusqlite::params![],
+                |row| row.int("n"),
+            )
+        };
+        let pinned = reader.pin().unwrap();
+        assert_eq!(pinned.with(count).unwrap(), vec![1]);
+        writer.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        // Inside the pinned transaction: still the database as of its first read.
+        assert_eq!(pinned.with(count).unwrap(), vec![1]);
+        // Unpinned reads see the commit at once.
+        assert_eq!(reader.with(count).unwrap(), vec![2]);
+        drop(pinned);
+        // Ended, its connection went back to the reader (beside the unpinned read's) and
+        // reads the present.
+        assert_eq!(reader.idle.lock().unwrap().len(), 2);
+        let again = reader.pin().unwrap();
+        assert_eq!(again.with(count).unwrap(), vec![2]);
+    }
+
+    #[test]
     fn a_read_only_connection_refuses_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");

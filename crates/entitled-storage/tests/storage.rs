@@ -74,6 +74,8 @@ on_both_backends!(
     a_batch_of_visits_keeps_each_customers_latest,
     temporary_grants_are_given_once_settled_once_and_follow_their_customer,
     finished_jobs_lose_their_files_after_retention_and_nothing_else,
+    a_purchase_is_recorded_once_with_its_deliveries,
+    a_customers_snapshot_agrees_with_the_single_reads,
 );
 
 const T0: UnixMillis = UnixMillis(1_790_000_000_000);
@@ -795,4 +797,263 @@ async fn finished_jobs_lose_their_files_after_retention_and_nothing_else(subject
         .unwrap();
     assert_eq!(kept.status, "succeeded");
     assert_eq!(kept.result, old_done.result, "the job and its result stay");
+}
+
+fn purchase(
+    customer: &entitled_core::Customer,
+    store_transaction_id: &str,
+) -> entitled_core::purchases::StoreTransaction {
+    use entitled_core::purchases::{Environment, Money, Ownership, PeriodType, Store};
+    entitled_core::purchases::StoreTransaction {
+        id: new_id(IdKind::Transaction),
+        customer_key: customer.key.clone(),
+        app_id: "app_x".to_string(),
+        store: Store::TestStore,
+        store_transaction_id: store_transaction_id.to_string(),
+        original_transaction_id: store_transaction_id.to_string(),
+        product_id: "pro_monthly".to_string(),
+        product_plan_id: None,
+        purchased_at: T0,
+        expires_at: Some(UnixMillis(T0.0 + 30 * 86_400_000)),
+        period_type: PeriodType::Normal,
+        environment: Environment::Sandbox,
+        ownership: Ownership::Purchased,
+        price: Some(Money {
+            amount_micros: 4_990_000,
+            currency: "USD".to_string(),
+        }),
+        is_subscription: true,
+    }
+}
+
+fn outbox_event(
+    project: &Project,
+    customer: &entitled_core::Customer,
+    id: &str,
+) -> entitled_core::webhooks::OutboxEvent {
+    entitled_core::webhooks::OutboxEvent {
+        id: id.to_string(),
+        project_id: project.id.clone(),
+        customer_key: Some(customer.key.clone()),
+        event_type: "INITIAL_PURCHASE".to_string(),
+        environment: entitled_core::purchases::Environment::Sandbox,
+        app_id: Some("app_x".to_string()),
+        body: serde_json::json!({"api_version": "1.0", "event": {"id": id}}),
+        created_at: T0,
+        only_to: None,
+    }
+}
+
+fn integration(
+    project: &Project,
+    event_types: Option<Vec<String>>,
+) -> entitled_core::webhooks::WebhookIntegration {
+    entitled_core::webhooks::WebhookIntegration {
+        id: new_id(IdKind::WebhookIntegration),
+        project_id: project.id.clone(),
+        name: "hooks".to_string(),
+        url: "http://127.0.0.1:9/hooks".to_string(),
+        authorization_header: None,
+        environment: None,
+        event_types,
+        app_id: None,
+        signing_secret: "whsec_test".to_string(),
+        created_at: T0,
+    }
+}
+
+/// `record_transaction` (on SQLite, the synchronous writer's path): a new purchase is
+/// written with its outbox event and one delivery per integration that wants it; posted
+/// again, nothing is written and the stored transaction comes back.
+async fn a_purchase_is_recorded_once_with_its_deliveries(subject: &Subject) {
+    use entitled_storage::Recorded;
+    let storage = &subject.storage;
+    let project = project("purchases");
+    storage.create_project(&project).await.unwrap();
+    let buyer = customer(&project, "buyer");
+    storage.create_customer(&buyer, &[]).await.unwrap();
+    let wants_all = integration(&project, None);
+    let wants_other = integration(&project, Some(vec!["renewal".to_string()]));
+    for i in [&wants_all, &wants_other] {
+        storage
+            .create_integration(i, &audit(&project))
+            .await
+            .unwrap();
+    }
+    let first = purchase(&buyer, "token-1");
+    let event = outbox_event(&project, &buyer, "evt_initial_1");
+    let recorded = storage
+        .record_transaction(&project.id, &first, std::slice::from_ref(&event), T0)
+        .await
+        .unwrap();
+    assert_eq!(recorded, Recorded::New);
+    let repeat = entitled_core::purchases::StoreTransaction {
+        id: new_id(IdKind::Transaction),
+        ..first.clone()
+    };
+    let again = storage
+        .record_transaction(
+            &project.id,
+            &repeat,
+            &[outbox_event(&project, &buyer, "evt_other")],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, Recorded::Known(Box::new(first.clone())));
+    assert_eq!(
+        storage.transactions_of(&buyer.key).await.unwrap(),
+        vec![first]
+    );
+    let all = PageRequest {
+        starting_after: None,
+        limit: 100,
+    };
+    let delivered = storage
+        .list_deliveries(&wants_all.id, &all)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0].event_id, event.id);
+    let filtered = storage
+        .list_deliveries(&wants_other.id, &all)
+        .await
+        .unwrap()
+        .items;
+    assert!(filtered.is_empty(), "{filtered:?}");
+}
+
+/// `customer_snapshot` and `customer_facts` read what the single reads read (facts,
+/// catalog view, test clock), and nothing for an unknown id.
+async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
+    use entitled_core::purchases::{LifecycleEvent, LifecycleKind, Store};
+    let storage = &subject.storage;
+    let project = project("snapshots");
+    storage.create_project(&project).await.unwrap();
+    let app = app(&project, "iOS");
+    let (public_key, _) = key(&project, Some(&app));
+    storage
+        .create_app(&app, None, &public_key, &audit(&project))
+        .await
+        .unwrap();
+    let product = entitled_core::Product {
+        id: new_id(IdKind::Product),
+        project_id: project.id.clone(),
+        app_id: app.id.clone(),
+        store_identifier: "pro_monthly".to_string(),
+        product_type: entitled_core::ProductType::Subscription,
+        display_name: None,
+        subscription_duration: Some("P1M".to_string()),
+        test_store_price: None,
+        created_at: T0,
+    };
+    storage
+        .create_product(&product, &audit(&project))
+        .await
+        .unwrap();
+    let pro = entitled_core::Entitlement {
+        id: new_id(IdKind::Entitlement),
+        project_id: project.id.clone(),
+        lookup_key: "pro".to_string(),
+        display_name: "Pro".to_string(),
+        created_at: T0,
+    };
+    storage
+        .create_entitlement(&pro, &audit(&project))
+        .await
+        .unwrap();
+    storage
+        .attach_entitlement_products(
+            &project.id,
+            &pro.id,
+            &[product.id.clone()],
+            T0,
+            &audit(&project),
+        )
+        .await
+        .unwrap();
+    let buyer = customer(&project, "buyer");
+    let bystander = customer(&project, "bystander");
+    for c in [&buyer, &bystander] {
+        storage.create_customer(c, &[]).await.unwrap();
+    }
+    for (who, token) in [(&buyer, "b-1"), (&buyer, "b-2"), (&bystander, "o-1")] {
+        storage
+            .record_transaction(&project.id, &purchase(who, token), &[], T0)
+            .await
+            .unwrap();
+    }
+    let cancelled = LifecycleEvent {
+        id: new_id(IdKind::LifecycleEvent),
+        store: Store::TestStore,
+        original_transaction_id: "b-2".to_string(),
+        kind: LifecycleKind::Cancelled,
+        occurred_at: UnixMillis(T0.0 + 1_000),
+    };
+    storage
+        .add_lifecycle_event(&project.id, &cancelled, &[], T0)
+        .await
+        .unwrap();
+    let grant = entitled_core::PromotionalGrant {
+        id: new_id(IdKind::Grant),
+        customer_key: buyer.key.clone(),
+        entitlement_id: pro.id.clone(),
+        starts_at: T0,
+        expires_at: None,
+        revoked_at: None,
+    };
+    storage.add_grant(&grant, &[], T0).await.unwrap();
+    storage
+        .record_temporary_grant(&project.id, &temporary_grant(&buyer, "t-1"), &[], T0)
+        .await
+        .unwrap();
+    storage
+        .advance_test_clock(&project.id, 5_000)
+        .await
+        .unwrap();
+
+    let (found, snapshot) = storage
+        .customer_snapshot(&project.id, "buyer")
+        .await
+        .unwrap()
+        .expect("a known customer");
+    assert_eq!(found.key, buyer.key);
+    let by_key = storage
+        .customer_facts(&project.id, &buyer.key)
+        .await
+        .unwrap();
+    for read in [&snapshot, &by_key] {
+        assert_eq!(
+            read.transactions,
+            storage.transactions_of(&buyer.key).await.unwrap()
+        );
+        assert_eq!(read.transactions.len(), 2);
+        assert_eq!(read.events, vec![cancelled.clone()]);
+        assert_eq!(read.grants, vec![grant.clone()]);
+        assert_eq!(
+            read.temporary,
+            storage
+                .pending_temporary_grants_of(&buyer.key)
+                .await
+                .unwrap()
+        );
+        assert_eq!(read.temporary.len(), 1);
+        assert_eq!(
+            read.catalog,
+            storage.catalog_view(&project.id).await.unwrap()
+        );
+        assert_eq!(
+            read.catalog.entitlements_by_product.get("pro_monthly"),
+            Some(&vec!["pro".to_string()])
+        );
+        assert_eq!(read.clock_offset_ms, 5_000);
+    }
+    assert!(
+        storage
+            .customer_snapshot(&project.id, "nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
