@@ -15,8 +15,13 @@ use std::sync::Arc;
 use entitled_storage::{Storage, StorageError, Visit};
 use tokio::sync::{mpsc, oneshot};
 
-/// The most visits one write carries, and the most that wait for the recorder.
+/// The most visits one write carries.
 const MAX_BATCH: usize = 1024;
+
+/// The most visits that wait for the recorder while it writes: about a second of visits at
+/// 8,000 reads a second, so a write held up by a WAL rewind (0.3 s) does not hold up reads
+/// (about 1.6 MB at most).
+const MAX_WAITING: usize = 8 * MAX_BATCH;
 
 /// How long the recorder gathers visits before writing them (unless the batch fills or
 /// someone waits for a flush). Every commit makes the synchronous readers drop their page
@@ -41,7 +46,7 @@ pub struct VisitRecorder {
 impl VisitRecorder {
     /// Starts the recorder task writing to `storage`; it ends when the last handle is dropped.
     pub fn spawn(storage: Arc<dyn Storage>) -> Self {
-        let (queue, waiting) = mpsc::channel(MAX_BATCH);
+        let (queue, waiting) = mpsc::channel(MAX_WAITING);
         tokio::spawn(record(storage, waiting));
         Self { queue }
     }

@@ -547,6 +547,18 @@ pub struct FactsSnapshot {
     pub clock_offset_ms: i64,
 }
 
+/// What a webhook event says about its customer, read in one snapshot: the customer, their
+/// first aliases and the project's catalog view.
+#[derive(Debug, Clone)]
+pub struct EventSubject {
+    /// The customer.
+    pub customer: Customer,
+    /// Their aliases, oldest first (at most the number asked for).
+    pub aliases: Vec<CustomerAlias>,
+    /// Which entitlements each product of the project unlocks.
+    pub catalog: CatalogView,
+}
+
 /// A project as the sweep sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepTarget {
@@ -670,6 +682,14 @@ pub trait PurchaseStore: Send + Sync + 'static {
         project_id: &str,
         customer_key: &str,
     ) -> Result<FactsSnapshot, StorageError>;
+    /// A customer (by key) as webhook events describe them, with at most `max_aliases`
+    /// aliases; `None` for an unknown key.
+    async fn event_subject(
+        &self,
+        project_id: &str,
+        customer_key: &str,
+        max_aliases: u32,
+    ) -> Result<Option<EventSubject>, StorageError>;
     /// The customer an id or alias names with their [`FactsSnapshot`], all from one
     /// snapshot: a CustomerInfo read in one read transaction. `None` for an unknown id.
     async fn customer_snapshot(

@@ -967,7 +967,7 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
         .attach_entitlement_products(
             &project.id,
             &pro.id,
-            &[product.id.clone()],
+            std::slice::from_ref(&product.id),
             T0,
             &audit(&project),
         )
@@ -1052,6 +1052,39 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
     assert!(
         storage
             .customer_snapshot(&project.id, "nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // What webhook events say of the customer: the same customer, aliases and catalog.
+    storage
+        .add_alias(&project.id, &buyer.key, "buyer@example.com", T0)
+        .await
+        .unwrap();
+    let subject = storage
+        .event_subject(&project.id, &buyer.key, 100)
+        .await
+        .unwrap()
+        .expect("a known customer");
+    assert_eq!(subject.customer.id, "buyer");
+    let all = PageRequest {
+        starting_after: None,
+        limit: 100,
+    };
+    let aliases = storage.list_aliases(&buyer.key, &all).await.unwrap().items;
+    assert_eq!(subject.aliases, aliases);
+    assert_eq!(subject.aliases.len(), 2);
+    let first = storage
+        .event_subject(&project.id, &buyer.key, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.aliases, aliases[..1]);
+    assert_eq!(subject.catalog, snapshot.catalog);
+    assert!(
+        storage
+            .event_subject(&project.id, "custnope", 100)
             .await
             .unwrap()
             .is_none()

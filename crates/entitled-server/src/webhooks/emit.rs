@@ -3,7 +3,6 @@
 
 use entitled_core::events::CustomerEvent;
 use entitled_core::webhooks::OutboxEvent;
-use entitled_storage::PageRequest;
 use serde_json::Value;
 
 use crate::AppState;
@@ -24,20 +23,19 @@ pub async fn for_customer(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(customer) = state.storage.customer_by_key(customer_key).await? else {
+    let Some(read) = state
+        .storage
+        .event_subject(project_id, customer_key, MAX_LIMIT)
+        .await?
+    else {
         return Ok(Vec::new());
     };
-    let all = PageRequest {
-        starting_after: None,
-        limit: MAX_LIMIT,
-    };
-    let aliases = state.storage.list_aliases(customer_key, &all).await?.items;
-    let catalog = state.storage.catalog_view(project_id).await?;
     let subject = Subject {
-        customer: &customer,
-        aliases: &aliases,
+        customer: &read.customer,
+        aliases: &read.aliases,
         app_id,
     };
+    let catalog = read.catalog;
     let now = state.now();
     Ok(events
         .iter()

@@ -15,6 +15,27 @@ macro_rules! customer_by_alias_sql {
 }
 pub(crate) use customer_by_alias_sql;
 
+/// A customer by key (`$1`).
+macro_rules! customer_by_key_sql {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::shared::customer_columns!(),
+            " FROM customers WHERE key = $1"
+        )
+    };
+}
+pub(crate) use customer_by_key_sql;
+
+/// A customer's (`$1`) first aliases (at most `$2`), oldest first.
+macro_rules! first_aliases_sql {
+    () => {
+        "SELECT alias, created_at FROM customer_aliases WHERE customer_key = $1 \
+         ORDER BY seq LIMIT $2"
+    };
+}
+pub(crate) use first_aliases_sql;
+
 /// A project's (`$1`) test-store clock offset (no row: 0).
 macro_rules! test_clock_offset_sql {
     () => {

@@ -48,7 +48,7 @@ macro_rules! impl_customer_store {
                 &self,
                 customer_key: &str,
             ) -> Result<Option<entitled_core::Customer>, $crate::StorageError> {
-                let sql = concat!("SELECT ", $crate::shared::customer_columns!(), " FROM customers WHERE key = $1");
+                let sql = $crate::shared::customer_reads::customer_by_key_sql!();
                 let found = select_all!(self, sql, [customer_key], $crate::shared::customer_from_row)?;
                 Ok(found.into_iter().next())
             }

@@ -364,6 +364,33 @@ macro_rules! impl_purchase_store {
                 })
             }
 
+            async fn event_subject(
+                &self,
+                project_id: &str,
+                customer_key: &str,
+                max_aliases: u32,
+            ) -> Result<Option<$crate::EventSubject>, $crate::StorageError> {
+                use $crate::shared::customer_reads as sql;
+                read_together!(self, |view| {
+                    let found = select_all!(view, sql::customer_by_key_sql!(), [customer_key],
+                        $crate::shared::customer_from_row)?;
+                    let Some(customer) = found.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    let aliases = select_all!(view, sql::first_aliases_sql!(), [customer_key, i64::from(max_aliases)],
+                        $crate::shared::alias_from_row)?;
+                    let by_product = select_all!(view, sql::entitlements_by_product_sql!(), [project_id],
+                        $crate::shared::text_pair_from_row)?;
+                    let lookup_keys = select_all!(view, sql::entitlement_lookup_keys_sql!(), [project_id],
+                        $crate::shared::text_pair_from_row)?;
+                    Ok(Some($crate::EventSubject {
+                        customer,
+                        aliases,
+                        catalog: sql::catalog_view_of(by_product, lookup_keys),
+                    }))
+                })
+            }
+
             async fn customer_snapshot(
                 &self,
                 project_id: &str,
