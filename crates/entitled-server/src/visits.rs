@@ -129,8 +129,9 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn a_visit_is_written_soon_without_anyone_flushing() {
+    /// A migrated SQLite storage in a temporary directory (kept alive by the guard) with one
+    /// project.
+    async fn storage_with_project() -> (Arc<dyn Storage>, String, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("v.db").display());
         let storage = entitled_storage::open(&url).await.unwrap();
@@ -144,6 +145,12 @@ mod tests {
         .await
         .unwrap()
         .id;
+        (storage, project, dir)
+    }
+
+    #[tokio::test]
+    async fn a_visit_is_written_soon_without_anyone_flushing() {
+        let (storage, project, _dir) = storage_with_project().await;
         storage
             .create_customer(&customer(&project, "lone"), &[])
             .await
@@ -182,19 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_visits_are_all_stored_and_the_latest_of_a_customer_wins() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("v.db").display());
-        let storage = entitled_storage::open(&url).await.unwrap();
-        storage.migrate().await.unwrap();
-        let project = crate::admin::create_project(
-            storage.as_ref(),
-            "visits",
-            entitled_core::TransferRule::default(),
-            UnixMillis(1),
-        )
-        .await
-        .unwrap()
-        .id;
+        let (storage, project, _dir) = storage_with_project().await;
         for i in 0..50 {
             storage
                 .create_customer(&customer(&project, &format!("u{i}")), &[])

@@ -176,9 +176,24 @@ pub(crate) fn select_all<T>(
     decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StorageError>,
 ) -> Result<Vec<T>, StorageError> {
     let mut statement = conn.prepare_cached(sql)?;
+    bind_numbered(&mut statement, params)?;
+    let mut rows = statement.raw_query();
+    let mut decoded = Vec::new();
+    while let Some(row) = rows.next()? {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
+}
+
+/// Binds `params[i]` to `$i+1` (by name, as sqlx does: SQLite numbers `$n` parameters in
+/// order of first appearance, not by `n`); binding more or fewer than the SQL names is a bug.
+pub(crate) fn bind_numbered(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<(), StorageError> {
     if statement.parameter_count() != params.len() {
         return Err(StorageError::Internal(format!(
-            "a read binds {} parameters where its SQL has {}",
+            "a statement binds {} parameters where its SQL has {}",
             params.len(),
             statement.parameter_count()
         )));
@@ -186,16 +201,11 @@ pub(crate) fn select_all<T>(
     for (i, value) in params.iter().enumerate() {
         let name = format!("${}", i + 1);
         let index = statement.parameter_index(&name)?.ok_or_else(|| {
-            StorageError::Internal(format!("a read's SQL has no parameter {name}"))
+            StorageError::Internal(format!("a statement's SQL has no parameter {name}"))
         })?;
         statement.raw_bind_parameter(index, value)?;
     }
-    let mut rows = statement.raw_query();
-    let mut decoded = Vec::new();
-    while let Some(row) = rows.next()? {
-        decoded.push(decode(row)?);
-    }
-    Ok(decoded)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use crate::shared::purchase_writes::{
     integrations_of_project_sql, transaction_by_store_id_sql,
 };
 use crate::shared::{integration_from_row, transaction_from_row};
-use crate::sqlite_reader::select_all;
+use crate::sqlite_reader::{bind_numbered, select_all};
 use crate::{Recorded, StorageError};
 
 /// A read-write connection to the database file, used only while its caller holds the
@@ -69,24 +69,10 @@ impl SqliteWriter {
     }
 }
 
-/// Runs `sql` with `params[i]` bound to `$i+1` (by name, as sqlx binds); returns the rows
-/// changed.
+/// Runs `sql` with `params[i]` bound to `$i+1`; returns the rows changed.
 fn execute(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<usize, StorageError> {
     let mut statement = conn.prepare_cached(sql)?;
-    if statement.parameter_count() != params.len() {
-        return Err(StorageError::Internal(format!(
-            "a write binds {} parameters where its SQL has {}",
-            params.len(),
-            statement.parameter_count()
-        )));
-    }
-    for (i, value) in params.iter().enumerate() {
-        let name = format!("${}", i + 1);
-        let index = statement.parameter_index(&name)?.ok_or_else(|| {
-            StorageError::Internal(format!("a write's SQL has no parameter {name}"))
-        })?;
-        statement.raw_bind_parameter(index, value)?;
-    }
+    bind_numbered(&mut statement, params)?;
     Ok(statement.raw_execute()?)
 }
 

@@ -610,7 +610,7 @@ fn temporary_grant(
 }
 
 async fn temporary_grants_are_given_once_settled_once_and_follow_their_customer(subject: &Subject) {
-    use entitled_core::purchases::{Environment, Ownership, PeriodType, Store, StoreTransaction};
+    use entitled_core::purchases::StoreTransaction;
     let storage = &subject.storage;
     let project = project("outages");
     storage.create_project(&project).await.unwrap();
@@ -667,21 +667,8 @@ async fn temporary_grants_are_given_once_settled_once_and_follow_their_customer(
     );
 
     let transaction = StoreTransaction {
-        id: new_id(IdKind::Transaction),
-        customer_key: a.key.clone(),
-        app_id: "app_x".to_string(),
-        store: Store::TestStore,
-        store_transaction_id: "tok_a".to_string(),
-        original_transaction_id: "tok_a".to_string(),
-        product_id: "pro_monthly".to_string(),
-        product_plan_id: None,
-        purchased_at: T0,
-        expires_at: Some(UnixMillis(T0.0 + 30 * 86_400_000)),
-        period_type: PeriodType::Normal,
-        environment: Environment::Sandbox,
-        ownership: Ownership::Purchased,
         price: None,
-        is_subscription: true,
+        ..purchase(&a, "tok_a")
     };
     let settle = || {
         storage.settle_temporary_grant(

@@ -114,6 +114,29 @@ macro_rules! entitlement_lookup_keys_sql {
 }
 pub(crate) use entitlement_lookup_keys_sql;
 
+/// The engine's catalog view of a project (`$project_id`), read through `$view` with the
+/// backend's `select_all!`; `?` returns its errors.
+macro_rules! read_catalog {
+    ($view:expr, $project_id:expr) => {{
+        use $crate::shared::customer_reads as sql;
+        let project_id: &str = $project_id;
+        let by_product = select_all!(
+            $view,
+            sql::entitlements_by_product_sql!(),
+            [project_id],
+            $crate::shared::text_pair_from_row
+        )?;
+        let lookup_keys = select_all!(
+            $view,
+            sql::entitlement_lookup_keys_sql!(),
+            [project_id],
+            $crate::shared::text_pair_from_row
+        )?;
+        sql::catalog_view_of(by_product, lookup_keys)
+    }};
+}
+pub(crate) use read_catalog;
+
 /// A [`FactsSnapshot`](crate::FactsSnapshot) of one customer (`$customer_key`) of a project,
 /// each read through `$view` with the backend's `select_all!`; `?` returns its errors.
 macro_rules! read_facts {
@@ -144,18 +167,7 @@ macro_rules! read_facts {
             [customer_key],
             $crate::shared::temporary_grants::temporary_grant_from_row
         )?;
-        let by_product = select_all!(
-            $view,
-            sql::entitlements_by_product_sql!(),
-            [project_id],
-            $crate::shared::text_pair_from_row
-        )?;
-        let lookup_keys = select_all!(
-            $view,
-            sql::entitlement_lookup_keys_sql!(),
-            [project_id],
-            $crate::shared::text_pair_from_row
-        )?;
+        let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
         let offsets = select_all!(
             $view,
             sql::test_clock_offset_sql!(),
@@ -167,7 +179,7 @@ macro_rules! read_facts {
             events,
             grants,
             temporary,
-            catalog: sql::catalog_view_of(by_product, lookup_keys),
+            catalog,
             clock_offset_ms: offsets.into_iter().next().unwrap_or(0),
         }
     }};

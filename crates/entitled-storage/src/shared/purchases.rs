@@ -346,12 +346,7 @@ macro_rules! impl_purchase_store {
                 &self,
                 project_id: &str,
             ) -> Result<entitled_core::engine::CatalogView, $crate::StorageError> {
-                use $crate::shared::customer_reads as sql;
-                let by_product = select_all!(self, sql::entitlements_by_product_sql!(), [project_id],
-                    $crate::shared::text_pair_from_row)?;
-                let lookup_keys = select_all!(self, sql::entitlement_lookup_keys_sql!(), [project_id],
-                    $crate::shared::text_pair_from_row)?;
-                Ok(sql::catalog_view_of(by_product, lookup_keys))
+                Ok($crate::shared::customer_reads::read_catalog!(self, project_id))
             }
 
             async fn customer_facts(
@@ -379,15 +374,8 @@ macro_rules! impl_purchase_store {
                     };
                     let aliases = select_all!(view, sql::first_aliases_sql!(), [customer_key, i64::from(max_aliases)],
                         $crate::shared::alias_from_row)?;
-                    let by_product = select_all!(view, sql::entitlements_by_product_sql!(), [project_id],
-                        $crate::shared::text_pair_from_row)?;
-                    let lookup_keys = select_all!(view, sql::entitlement_lookup_keys_sql!(), [project_id],
-                        $crate::shared::text_pair_from_row)?;
-                    Ok(Some($crate::EventSubject {
-                        customer,
-                        aliases,
-                        catalog: sql::catalog_view_of(by_product, lookup_keys),
-                    }))
+                    let catalog = $crate::shared::customer_reads::read_catalog!(view, project_id);
+                    Ok(Some($crate::EventSubject { customer, aliases, catalog }))
                 })
             }
 
