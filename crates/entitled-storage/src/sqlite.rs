@@ -23,7 +23,7 @@ pub struct SqliteStorage {
     /// Synchronous read-only connections for hot reads; `None` for in-memory databases,
     /// which other connections cannot open.
     reader: Option<std::sync::Arc<crate::sqlite_reader::SqliteReader>>,
-    /// Writes receipts synchronously, taking turns with `pool`'s connection (see
+    /// Writes receipts in groups, taking turns with `pool`'s connection (see
     /// sqlite_writer.rs); `None` for in-memory databases, as `reader`.
     writer: Option<std::sync::Arc<crate::sqlite_writer::SqliteWriter>>,
     /// Checkpoints the WAL while any clone of this storage lives (none in memory).
@@ -87,7 +87,7 @@ impl SqliteStorage {
             None
         } else {
             Some(std::sync::Arc::new(
-                crate::sqlite_writer::SqliteWriter::open(&path)?,
+                crate::sqlite_writer::SqliteWriter::start(&path, pool.clone())?,
             ))
         };
         Ok(Self {
@@ -198,22 +198,31 @@ macro_rules! read_together {
     }};
 }
 
-/// Records a transaction through the synchronous writer, holding the sqlx connection for
-/// the turn (see sqlite_writer.rs); `None` when there is no writer (in memory).
+/// Records a transaction through the group writer (see sqlite_writer.rs); `None` when there
+/// is no writer (in memory).
 macro_rules! record_transaction_directly {
     ($storage:expr, $project_id:expr, $transaction:expr, $events:expr, $now:expr) => {
         match &$storage.writer {
             Some(writer) => {
-                let _turn = $storage.pool.acquire().await?;
-                Some(writer.write(|conn| {
-                    $crate::sqlite_writer::record_transaction(
-                        conn,
-                        $project_id,
-                        $transaction,
-                        $events,
-                        $now,
-                    )
-                }))
+                let (project_id, transaction, events, now) = (
+                    $project_id.to_string(),
+                    $transaction.clone(),
+                    $events.to_vec(),
+                    $now,
+                );
+                Some(
+                    writer
+                        .write(move |conn| {
+                            $crate::sqlite_writer::record_transaction(
+                                conn,
+                                &project_id,
+                                &transaction,
+                                &events,
+                                now,
+                            )
+                        })
+                        .await,
+                )
             }
             None => None,
         }
