@@ -97,7 +97,9 @@ impl SqliteWriter {
 }
 
 fn stopped() -> StorageError {
-    StorageError::Unavailable("the write was not made: the group writer stopped".to_string())
+    StorageError::Unavailable(
+        "the write was not made (no write turn in time, or the writer stopped)".to_string(),
+    )
 }
 
 /// Writes every group of waiting jobs until every handle is gone.
@@ -145,7 +147,17 @@ fn write_group(conn: &Connection, jobs: Vec<Job>) {
             tracing::warn!(error = %e, "a write could not begin");
             continue;
         }
-        let (succeeded, reply) = job(conn);
+        // A write that panics is rolled back like one that failed (its caller, whose answer
+        // is dropped with it, is told the write was not made); the group goes on.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        let (succeeded, reply) = match ran {
+            Ok(ran) => ran,
+            Err(_) => {
+                tracing::error!("a write panicked; rolled back");
+                let _ = conn.execute_batch("ROLLBACK TO one_write; RELEASE one_write");
+                continue;
+            }
+        };
         let end = if succeeded {
             "RELEASE one_write"
         } else {
