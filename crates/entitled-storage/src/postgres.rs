@@ -111,8 +111,8 @@ macro_rules! read_together {
     }};
 }
 
-/// PostgreSQL records transactions through sqlx only.
-macro_rules! record_transaction_directly {
+/// PostgreSQL records transactions through sqlx only, one transaction each (no group writer).
+macro_rules! record_transaction_in_group {
     ($storage:expr, $project_id:expr, $transaction:expr, $events:expr, $now:expr) => {
         None::<Result<$crate::Recorded, $crate::StorageError>>
     };

@@ -200,7 +200,7 @@ macro_rules! read_together {
 
 /// Records a transaction through the group writer (see sqlite_writer.rs); `None` when there
 /// is no writer (in memory).
-macro_rules! record_transaction_directly {
+macro_rules! record_transaction_in_group {
     ($storage:expr, $project_id:expr, $transaction:expr, $events:expr, $now:expr) => {
         match &$storage.writer {
             Some(writer) => {

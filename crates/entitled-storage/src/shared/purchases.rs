@@ -12,7 +12,7 @@ macro_rules! impl_purchase_store {
                 events: &[entitled_core::webhooks::OutboxEvent],
                 now: entitled_core::UnixMillis,
             ) -> Result<$crate::Recorded, $crate::StorageError> {
-                if let Some(recorded) = record_transaction_directly!(self, project_id, transaction, events, now) {
+                if let Some(recorded) = record_transaction_in_group!(self, project_id, transaction, events, now) {
                     return recorded;
                 }
                 let mut tx = self.begin_write().await?;
@@ -374,7 +374,7 @@ macro_rules! impl_purchase_store {
                     };
                     let aliases = select_all!(view, sql::first_aliases_sql!(), [customer_key, i64::from(max_aliases)],
                         $crate::shared::alias_from_row)?;
-                    let catalog = $crate::shared::customer_reads::read_catalog!(view, project_id);
+                    let catalog = sql::read_catalog!(view, project_id);
                     Ok(Some($crate::EventSubject { customer, aliases, catalog }))
                 })
             }
