@@ -1,6 +1,6 @@
 //! Answering with CustomerInfo: the SDKs' ETag protocol and the request headers they send.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use entitled_core::{Customer, KeyKind, UnixMillis};
 use entitled_storage::{FactsSnapshot, PageRequest, Visit};
@@ -74,13 +74,14 @@ pub async fn touch(
     Ok(())
 }
 
-/// The CustomerInfo `subscriber` object of a customer at `now` (attributes for secret keys).
+/// The CustomerInfo `subscriber` object of a customer at `now` (attributes for secret
+/// keys), written.
 pub async fn subscriber_json(
     state: &AppState,
     caller: &Caller,
     customer: &Customer,
     now: UnixMillis,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<customer_info::Written, ApiError> {
     let facts = state
         .storage
         .customer_facts(&customer.project_id, &customer.key)
@@ -88,14 +89,14 @@ pub async fn subscriber_json(
     subscriber_of(state, caller, customer, &facts, now).await
 }
 
-/// The `subscriber` object a snapshot of the customer's facts gives at `now`.
+/// The `subscriber` object a snapshot of the customer's facts gives at `now`, written.
 async fn subscriber_of(
     state: &AppState,
     caller: &Caller,
     customer: &Customer,
     facts: &FactsSnapshot,
     now: UnixMillis,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<customer_info::Written, ApiError> {
     let computed = state_from(facts, now);
     let attributes = if caller.key.kind == KeyKind::Secret {
         let all = PageRequest {
@@ -112,11 +113,8 @@ async fn subscriber_of(
     } else {
         None
     };
-    Ok(customer_info::subscriber(
-        customer,
-        &computed,
-        attributes.as_deref(),
-    ))
+    let subscriber = customer_info::subscriber(customer, &computed, attributes.as_deref());
+    customer_info::write(&subscriber).map_err(ApiError::internal)
 }
 
 /// Answers CustomerInfo with `status`, or 304 when the request's ETag is still current.
@@ -130,7 +128,7 @@ pub async fn customer_info(
     extra: Option<(&str, serde_json::Value)>,
 ) -> Result<Response, ApiError> {
     let subscriber = subscriber_json(state, caller, customer, now).await?;
-    answer(subscriber, now, status, request_headers, extra)
+    answer(&subscriber, now, status, request_headers, extra)
 }
 
 /// Like [`customer_info`], from a snapshot of the customer's facts already read.
@@ -144,24 +142,23 @@ pub async fn customer_info_of(
     request_headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let subscriber = subscriber_of(state, caller, customer, facts, now).await?;
-    answer(subscriber, now, status, request_headers, None)
+    answer(&subscriber, now, status, request_headers, None)
 }
 
 /// CustomerInfo around `subscriber`, or 304 when the request's ETag is still current.
 fn answer(
-    mut subscriber: serde_json::Value,
+    subscriber: &customer_info::Written,
     now: UnixMillis,
     status: StatusCode,
     request_headers: &HeaderMap,
     extra: Option<(&str, serde_json::Value)>,
 ) -> Result<Response, ApiError> {
-    let etag = customer_info::etag(&mut subscriber);
-    let etag_header = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    let etag_header = HeaderValue::from_str(&subscriber.etag).map_err(ApiError::internal)?;
     let request_time = HeaderValue::from(now.0);
     let unchanged = request_headers
         .get(ETAG_HEADER)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|sent| sent == etag);
+        .is_some_and(|sent| sent == subscriber.etag);
     if unchanged && status == StatusCode::OK {
         return Ok((
             StatusCode::NOT_MODIFIED,
@@ -172,17 +169,19 @@ fn answer(
         )
             .into_response());
     }
-    let mut body = customer_info::body(now, subscriber);
-    if let (Some((key, value)), Some(object)) = (extra, body.as_object_mut()) {
-        object.insert(key.to_string(), value);
-    }
+    let extra = extra.as_ref().map(|(name, value)| (*name, value));
+    let body = customer_info::body(now, subscriber, extra).map_err(ApiError::internal)?;
     Ok((
         status,
         [
+            (
+                header::CONTENT_TYPE.as_str(),
+                HeaderValue::from_static("application/json"),
+            ),
             (ETAG_HEADER, etag_header),
             (REQUEST_TIME_HEADER, request_time),
         ],
-        axum::Json(body),
+        body,
     )
         .into_response())
 }
