@@ -718,6 +718,14 @@ async fn temporary_grants_are_given_once_settled_once_and_follow_their_customer(
     let moved = storage.pending_temporary_grants_of(&a.key).await.unwrap();
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].fetch_token, "tok_b");
+    // The merged-away id now names the customer it was merged into (through its alias), and
+    // the remaining customer's own id still names it.
+    for id in [&b.id, &a.id] {
+        let found = storage.find_customer(&project.id, id).await.unwrap();
+        assert_eq!(found.map(|c| c.key), Some(a.key.clone()), "{id}");
+        let snapshot = storage.customer_snapshot(&project.id, id).await.unwrap();
+        assert_eq!(snapshot.map(|(c, _)| c.key), Some(a.key.clone()), "{id}");
+    }
     assert!(storage.delete_customer(&a.key).await.unwrap());
     assert_eq!(
         storage.temporary_grant_for("app_x", "tok_b").await.unwrap(),
