@@ -313,6 +313,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (writer, pool, path) = writer_on(&dir).await;
         let writer = std::sync::Arc::new(writer);
+        // A row from before the group, for the failing write to collide with whatever order
+        // the group's writes run in.
+        Connection::open(&path)
+            .unwrap()
+            .execute("INSERT INTO t (n) VALUES (-1)", [])
+            .unwrap();
         // Hold the turn so that every write below waits, then goes in one group.
         let turn = pool.acquire().await.unwrap();
         let mut waiting = Vec::new();
@@ -328,7 +334,7 @@ mod tests {
                 writer
                     .write(|conn| {
                         insert(conn, 1000)?;
-                        insert(conn, 5) // taken: this write fails after a first insert
+                        insert(conn, -1) // taken: this write fails after a first insert
                     })
                     .await
             })
@@ -343,7 +349,10 @@ mod tests {
         let count: i64 = reader
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(count, 20, "every good write, and nothing of the failed one");
+        assert_eq!(
+            count, 21,
+            "the row from before, every good write, and nothing of the failed one"
+        );
         let leftover: i64 = reader
             .query_row("SELECT count(*) FROM t WHERE n = 1000", [], |row| {
                 row.get(0)
