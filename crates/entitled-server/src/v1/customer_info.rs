@@ -23,14 +23,6 @@ impl Serialize for Date {
     }
 }
 
-fn date(at: UnixMillis) -> Date {
-    Date(at)
-}
-
-fn optional_date(at: Option<UnixMillis>) -> Option<Date> {
-    at.map(Date)
-}
-
 /// Money on the v1 wire: a decimal amount (from integer micros) and the currency code.
 #[derive(Serialize)]
 struct Price<'a> {
@@ -59,11 +51,11 @@ struct Entitlement<'a> {
 
 fn entitlement(e: &EntitlementState) -> Entitlement<'_> {
     Entitlement {
-        expires_date: optional_date(e.expires_date),
-        grace_period_expires_date: optional_date(e.grace_period_expires_date),
+        expires_date: e.expires_date.map(Date),
+        grace_period_expires_date: e.grace_period_expires_date.map(Date),
         product_identifier: &e.product_id,
         product_plan_identifier: e.product_plan_id.as_deref(),
-        purchase_date: date(e.purchase_date),
+        purchase_date: Date(e.purchase_date),
     }
 }
 
@@ -88,12 +80,12 @@ struct Subscription<'a> {
 
 fn subscription(s: &SubscriptionState) -> Subscription<'_> {
     Subscription {
-        auto_resume_date: optional_date(s.auto_resume_date),
-        billing_issues_detected_at: optional_date(s.billing_issues_detected_at),
-        expires_date: optional_date(s.expires_date),
-        grace_period_expires_date: optional_date(s.grace_period_expires_date),
+        auto_resume_date: s.auto_resume_date.map(Date),
+        billing_issues_detected_at: s.billing_issues_detected_at.map(Date),
+        expires_date: s.expires_date.map(Date),
+        grace_period_expires_date: s.grace_period_expires_date.map(Date),
         is_sandbox: s.is_sandbox,
-        original_purchase_date: date(s.original_purchase_date),
+        original_purchase_date: Date(s.original_purchase_date),
         ownership_type: s.ownership.as_str(),
         // The SDKs know normal, intro, trial and prepaid; grants show as normal, as
         // RevenueCat's do.
@@ -103,11 +95,11 @@ fn subscription(s: &SubscriptionState) -> Subscription<'_> {
         },
         price: price(&s.price),
         product_plan_identifier: s.product_plan_id.as_deref(),
-        purchase_date: date(s.purchase_date),
-        refunded_at: optional_date(s.refunded_at),
+        purchase_date: Date(s.purchase_date),
+        refunded_at: s.refunded_at.map(Date),
         store: s.store.as_str(),
         store_transaction_id: &s.store_transaction_id,
-        unsubscribe_detected_at: optional_date(s.unsubscribe_detected_at),
+        unsubscribe_detected_at: s.unsubscribe_detected_at.map(Date),
     }
 }
 
@@ -126,9 +118,9 @@ fn non_subscription(p: &NonSubscriptionPurchase) -> NonSubscription<'_> {
     NonSubscription {
         id: &p.id,
         is_sandbox: p.is_sandbox,
-        original_purchase_date: date(p.purchase_date),
+        original_purchase_date: Date(p.purchase_date),
         price: price(&p.price),
-        purchase_date: date(p.purchase_date),
+        purchase_date: Date(p.purchase_date),
         store: p.store.as_str(),
         store_transaction_id: &p.store_transaction_id,
     }
@@ -188,7 +180,7 @@ pub fn subscriber<'a>(
             .iter()
             .map(|(key, e)| (key.as_str(), entitlement(e)))
             .collect(),
-        first_seen: date(customer.first_seen_at),
+        first_seen: Date(customer.first_seen_at),
         management_url: None,
         non_subscriptions: state
             .non_subscriptions
@@ -202,7 +194,7 @@ pub fn subscriber<'a>(
             .collect(),
         original_app_user_id: &customer.id,
         original_application_version: None,
-        original_purchase_date: optional_date(original_purchase_date),
+        original_purchase_date: original_purchase_date.map(Date),
         other_purchases: Empty {},
         subscriber_attributes: attributes
             .unwrap_or_default()
@@ -254,11 +246,11 @@ pub fn body(
 ) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(subscriber.json.len() + 128);
     out.extend_from_slice(b"{\"request_date\":");
-    serde_json::to_writer(&mut out, &date(now))?;
+    serde_json::to_writer(&mut out, &Date(now))?;
     out.extend_from_slice(b",\"request_date_ms\":");
-    out.extend_from_slice(now.0.to_string().as_bytes());
+    serde_json::to_writer(&mut out, &now.0)?;
     out.extend_from_slice(b",\"subscriber\":{\"last_seen\":");
-    serde_json::to_writer(&mut out, &date(subscriber.last_seen))?;
+    serde_json::to_writer(&mut out, &Date(subscriber.last_seen))?;
     // The written object without its opening brace: its fields, then its closing brace.
     let fields = subscriber.json.get(1..).unwrap_or_default();
     if fields != b"}" {
