@@ -111,6 +111,22 @@ macro_rules! read_together {
     }};
 }
 
+/// A project's (`$project_id`) catalog view and test-store clock offset, read through
+/// `$view`; `?` returns its errors.
+macro_rules! project_facts {
+    ($view:expr, $project_id:expr) => {{
+        let project_id: &str = $project_id;
+        let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
+        let offsets = select_all!(
+            $view,
+            $crate::shared::customer_reads::test_clock_offset_sql!(),
+            [project_id],
+            $crate::shared::offset_from_row
+        )?;
+        (catalog, offsets.into_iter().next().unwrap_or(0))
+    }};
+}
+
 /// PostgreSQL records transactions through sqlx only, one transaction each (no group writer).
 macro_rules! record_transaction_in_group {
     ($storage:expr, $project_id:expr, $transaction:expr, $events:expr, $now:expr) => {

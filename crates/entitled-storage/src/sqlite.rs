@@ -198,6 +198,51 @@ macro_rules! read_together {
     }};
 }
 
+/// A project's (`$project_id`) catalog view and test-store clock offset, read through
+/// `$view` (a `read_together!` view, after a read of the customer's rows); `?` returns its
+/// errors. Through a pinned reader, the catalog comes from the connection's cache while
+/// nothing was committed since it was read (see `PinnedRead::catalog_view`).
+macro_rules! project_facts {
+    ($view:expr, $project_id:expr) => {{
+        let project_id: &str = $project_id;
+        match &$view.reader {
+            Some(pinned) => {
+                let (version, offset) = pinned
+                    .with(|conn| {
+                        $crate::sqlite_reader::select_all(
+                            conn,
+                            $crate::shared::customer_reads::data_version_and_clock_offset_sql!(),
+                            rusqlite::params![project_id],
+                            |row| {
+                                use $crate::shared::RowExt;
+                                Ok((row.int("version")?, row.opt_int("offset_ms")?))
+                            },
+                        )
+                    })?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        $crate::StorageError::Internal("no data_version row".to_string())
+                    })?;
+                let catalog = pinned.catalog_view(project_id, version, |conn| {
+                    $crate::sqlite_reader::read_catalog(conn, project_id)
+                })?;
+                (catalog, offset.unwrap_or(0))
+            }
+            None => {
+                let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
+                let offsets = select_all!(
+                    $view,
+                    $crate::shared::customer_reads::test_clock_offset_sql!(),
+                    [project_id],
+                    $crate::shared::offset_from_row
+                )?;
+                (catalog, offsets.into_iter().next().unwrap_or(0))
+            }
+        }
+    }};
+}
+
 /// Records a transaction through the group writer (see sqlite_writer.rs); `None` when there
 /// is no writer (in memory).
 macro_rules! record_transaction_in_group {

@@ -973,23 +973,36 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
     for c in [&buyer, &bystander] {
         storage.create_customer(c, &[]).await.unwrap();
     }
-    for (who, token) in [(&buyer, "b-1"), (&buyer, "b-2"), (&bystander, "o-1")] {
+    // b-2 renews once (same original): its purchase's events must still be read once each.
+    let mut renewal = purchase(&buyer, "b-2r");
+    renewal.original_transaction_id = "b-2".to_string();
+    for transaction in [
+        purchase(&buyer, "b-1"),
+        purchase(&buyer, "b-2"),
+        renewal,
+        purchase(&bystander, "o-1"),
+    ] {
         storage
-            .record_transaction(&project.id, &purchase(who, token), &[], T0)
+            .record_transaction(&project.id, &transaction, &[], T0)
             .await
             .unwrap();
     }
-    let cancelled = LifecycleEvent {
+    let event = |original: &str, kind, at| LifecycleEvent {
         id: new_id(IdKind::LifecycleEvent),
         store: Store::TestStore,
-        original_transaction_id: "b-2".to_string(),
-        kind: LifecycleKind::Cancelled,
-        occurred_at: UnixMillis(T0.0 + 1_000),
+        original_transaction_id: original.to_string(),
+        kind,
+        occurred_at: UnixMillis(T0.0 + at),
     };
-    storage
-        .add_lifecycle_event(&project.id, &cancelled, &[], T0)
-        .await
-        .unwrap();
+    let cancelled = event("b-2", LifecycleKind::Cancelled, 1_000);
+    let bystanders = event("o-1", LifecycleKind::Cancelled, 1_500);
+    let uncancelled = event("b-2", LifecycleKind::Uncancelled, 2_000);
+    for recorded in [&cancelled, &bystanders, &uncancelled] {
+        storage
+            .add_lifecycle_event(&project.id, recorded, &[], T0)
+            .await
+            .unwrap();
+    }
     let grant = entitled_core::PromotionalGrant {
         id: new_id(IdKind::Grant),
         customer_key: buyer.key.clone(),
@@ -1023,8 +1036,8 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
             read.transactions,
             storage.transactions_of(&buyer.key).await.unwrap()
         );
-        assert_eq!(read.transactions.len(), 2);
-        assert_eq!(read.events, vec![cancelled.clone()]);
+        assert_eq!(read.transactions.len(), 3);
+        assert_eq!(read.events, vec![cancelled.clone(), uncancelled.clone()]);
         assert_eq!(read.grants, vec![grant.clone()]);
         assert_eq!(
             read.temporary,
@@ -1044,6 +1057,49 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
         );
         assert_eq!(read.clock_offset_ms, 5_000);
     }
+    assert_eq!(
+        storage
+            .lifecycle_events_of(&project.id, &buyer.key)
+            .await
+            .unwrap(),
+        vec![cancelled.clone(), uncancelled.clone()]
+    );
+    // A catalog change shows in the next read (SQLite's readers keep the catalog they read
+    // last until something is committed).
+    let gold = entitled_core::Entitlement {
+        id: new_id(IdKind::Entitlement),
+        project_id: project.id.clone(),
+        lookup_key: "gold".to_string(),
+        display_name: "Gold".to_string(),
+        created_at: T0,
+    };
+    storage
+        .create_entitlement(&gold, &audit(&project))
+        .await
+        .unwrap();
+    storage
+        .attach_entitlement_products(
+            &project.id,
+            &gold.id,
+            std::slice::from_ref(&product.id),
+            T0,
+            &audit(&project),
+        )
+        .await
+        .unwrap();
+    let (_, after) = storage
+        .customer_snapshot(&project.id, "buyer")
+        .await
+        .unwrap()
+        .expect("a known customer");
+    assert_eq!(
+        after.catalog.entitlements_by_product.get("pro_monthly"),
+        Some(&vec!["pro".to_string(), "gold".to_string()])
+    );
+    assert_eq!(
+        after.catalog.lookup_keys.get(&gold.id),
+        Some(&"gold".to_string())
+    );
     assert!(
         storage
             .customer_snapshot(&project.id, "nobody")
@@ -1076,7 +1132,7 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
         .unwrap()
         .unwrap();
     assert_eq!(first.aliases, aliases[..1]);
-    assert_eq!(subject.catalog, snapshot.catalog);
+    assert_eq!(subject.catalog, after.catalog);
     assert!(
         storage
             .event_subject(&project.id, "custnope", 100)

@@ -19,7 +19,7 @@ struct Date(UnixMillis);
 
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0.to_rfc3339())
+        serializer.serialize_str(self.0.rfc3339().as_str())
     }
 }
 

@@ -63,19 +63,20 @@ macro_rules! transactions_of_sql {
 }
 pub(crate) use transactions_of_sql;
 
-/// The lifecycle events of the purchases a customer (`$2`) of a project (`$1`) owns.
+/// The lifecycle events of the purchases a customer (`$2`) of a project (`$1`) owns, in the
+/// order they were recorded; an event appears once per transaction of its purchase, so the
+/// reader drops the repeats (they are adjacent).
 ///
-/// Driven from the customer's transactions, so each read looks up their purchases' events
-/// by index (an EXISTS here scanned every event of the project: a read's cost grew with the
-/// project, see bench/README.md).
+/// A join driven from the customer's transactions, so each read looks up their purchases'
+/// events by index (an EXISTS here scanned every event of the project: a read's cost grew
+/// with the project). An `IN (SELECT …)` list cost as much as the customer's own row: SQLite
+/// builds a temporary index for the list on every read (bench/README.md, run 9).
 macro_rules! lifecycle_events_of_sql {
     () => {
-        "SELECT id, store, original_transaction_id, kind, until_at, occurred_at \
-         FROM lifecycle_events e WHERE e.project_id = $1 \
-         AND (e.store, e.original_transaction_id) IN ( \
-           SELECT t.store, t.original_transaction_id FROM store_transactions t \
-           WHERE t.customer_key = $2) \
-         ORDER BY seq"
+        "SELECT e.id, e.store, e.original_transaction_id, e.kind, e.until_at, e.occurred_at \
+         FROM store_transactions t JOIN lifecycle_events e ON e.project_id = $1 \
+         AND e.store = t.store AND e.original_transaction_id = t.original_transaction_id \
+         WHERE t.customer_key = $2 ORDER BY e.seq"
     };
 }
 pub(crate) use lifecycle_events_of_sql;
@@ -100,6 +101,17 @@ macro_rules! pending_temporary_grants_of_sql {
     };
 }
 pub(crate) use pending_temporary_grants_of_sql;
+
+/// A reader connection's `data_version` (see sqlite_reader.rs) and a project's (`$1`)
+/// test-store clock offset (`NULL`: 0), in one statement. The statement reads a table, so
+/// the version is the one of the snapshot it reads.
+macro_rules! data_version_and_clock_offset_sql {
+    () => {
+        "SELECT (SELECT data_version FROM pragma_data_version) AS version, \
+         (SELECT offset_ms FROM test_clocks WHERE project_id = $1) AS offset_ms"
+    };
+}
+pub(crate) use data_version_and_clock_offset_sql;
 
 /// Which entitlement (`lookup_key`) each product (`product`) of a project (`$1`) unlocks.
 macro_rules! entitlements_by_product_sql {
@@ -145,7 +157,8 @@ macro_rules! read_catalog {
 pub(crate) use read_catalog;
 
 /// A [`FactsSnapshot`](crate::FactsSnapshot) of one customer (`$customer_key`) of a project,
-/// each read through `$view` with the backend's `select_all!`; `?` returns its errors.
+/// each read through `$view` with the backend's `select_all!` (the project's part through
+/// its `project_facts!`, after the customer's rows); `?` returns its errors.
 macro_rules! read_facts {
     ($view:expr, $project_id:expr, $customer_key:expr) => {{
         use $crate::shared::customer_reads as sql;
@@ -156,12 +169,12 @@ macro_rules! read_facts {
             [customer_key],
             $crate::shared::transaction_from_row
         )?;
-        let events = select_all!(
+        let events = sql::each_event_once(select_all!(
             $view,
             sql::lifecycle_events_of_sql!(),
             [project_id, customer_key],
             $crate::shared::lifecycle_event_from_row
-        )?;
+        )?);
         let grants = select_all!(
             $view,
             sql::grants_of_sql!(),
@@ -174,24 +187,27 @@ macro_rules! read_facts {
             [customer_key],
             $crate::shared::temporary_grants::temporary_grant_from_row
         )?;
-        let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
-        let offsets = select_all!(
-            $view,
-            sql::test_clock_offset_sql!(),
-            [project_id],
-            $crate::shared::offset_from_row
-        )?;
+        let (catalog, clock_offset_ms) = project_facts!($view, project_id);
         $crate::FactsSnapshot {
             transactions,
             events,
             grants,
             temporary,
             catalog,
-            clock_offset_ms: offsets.into_iter().next().unwrap_or(0),
+            clock_offset_ms,
         }
     }};
 }
 pub(crate) use read_facts;
+
+/// The rows of [`lifecycle_events_of_sql`] without the repeats its join gives (an event
+/// once per transaction of its purchase; the repeats are adjacent, the rows being in order).
+pub(crate) fn each_event_once(
+    mut events: Vec<entitled_core::purchases::LifecycleEvent>,
+) -> Vec<entitled_core::purchases::LifecycleEvent> {
+    events.dedup_by(|later, earlier| later.id == earlier.id);
+    events
+}
 
 /// The engine's catalog view from the rows of the two catalog reads above.
 pub(crate) fn catalog_view_of(

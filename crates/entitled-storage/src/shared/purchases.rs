@@ -186,7 +186,8 @@ macro_rules! impl_purchase_store {
                 customer_key: &str,
             ) -> Result<Vec<entitled_core::purchases::LifecycleEvent>, $crate::StorageError> {
                 let sql = $crate::shared::customer_reads::lifecycle_events_of_sql!();
-                select_all!(self, sql, [project_id, customer_key], $crate::shared::lifecycle_event_from_row)
+                let events = select_all!(self, sql, [project_id, customer_key], $crate::shared::lifecycle_event_from_row)?;
+                Ok($crate::shared::customer_reads::each_event_once(events))
             }
 
             async fn store_facts(
