@@ -114,17 +114,9 @@ macro_rules! read_together {
 /// A project's (`$project_id`) catalog view and test-store clock offset, read through
 /// `$view`; `?` returns its errors.
 macro_rules! project_facts {
-    ($view:expr, $project_id:expr) => {{
-        let project_id: &str = $project_id;
-        let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
-        let offsets = select_all!(
-            $view,
-            $crate::shared::customer_reads::test_clock_offset_sql!(),
-            [project_id],
-            $crate::shared::offset_from_row
-        )?;
-        (catalog, offsets.into_iter().next().unwrap_or(0))
-    }};
+    ($view:expr, $project_id:expr) => {
+        $crate::shared::customer_reads::read_project_facts!($view, $project_id)
+    };
 }
 
 /// PostgreSQL records transactions through sqlx only, one transaction each (no group writer).

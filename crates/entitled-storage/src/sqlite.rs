@@ -229,16 +229,7 @@ macro_rules! project_facts {
                 })?;
                 (catalog, offset.unwrap_or(0))
             }
-            None => {
-                let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
-                let offsets = select_all!(
-                    $view,
-                    $crate::shared::customer_reads::test_clock_offset_sql!(),
-                    [project_id],
-                    $crate::shared::offset_from_row
-                )?;
-                (catalog, offsets.into_iter().next().unwrap_or(0))
-            }
+            None => $crate::shared::customer_reads::read_project_facts!($view, project_id),
         }
     }};
 }

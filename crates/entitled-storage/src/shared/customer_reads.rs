@@ -156,6 +156,23 @@ macro_rules! read_catalog {
 }
 pub(crate) use read_catalog;
 
+/// A project's (`$project_id`) catalog view and test-store clock offset, each read through
+/// `$view` with the backend's `select_all!`; `?` returns its errors.
+macro_rules! read_project_facts {
+    ($view:expr, $project_id:expr) => {{
+        let project_id: &str = $project_id;
+        let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
+        let offsets = select_all!(
+            $view,
+            $crate::shared::customer_reads::test_clock_offset_sql!(),
+            [project_id],
+            $crate::shared::offset_from_row
+        )?;
+        (catalog, offsets.into_iter().next().unwrap_or(0))
+    }};
+}
+pub(crate) use read_project_facts;
+
 /// A [`FactsSnapshot`](crate::FactsSnapshot) of one customer (`$customer_key`) of a project,
 /// each read through `$view` with the backend's `select_all!` (the project's part through
 /// its `project_facts!`, after the customer's rows); `?` returns its errors.
