@@ -334,17 +334,23 @@ pub(crate) fn bind_numbered(
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_what_a_writer_committed_and_reuses_its_connection() {
+    /// A WAL database in a new temporary directory, set up by `sql`, with a writer on it.
+    fn wal_database(sql: &str) -> (tempfile::TempDir, PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.db");
+        let path = dir.path().join("test.db");
         let writer = Connection::open(&path).unwrap();
         writer
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; CREATE TABLE t (name TEXT, n INTEGER, flag BOOLEAN);
-                 INSERT INTO t VALUES ('a', 1, 1), ('b', NULL, 0);",
-            )
+            .execute_batch(&format!("PRAGMA journal_mode=WAL; {sql}"))
             .unwrap();
+        (dir, path, writer)
+    }
+
+    #[test]
+    fn reads_what_a_writer_committed_and_reuses_its_connection() {
+        let (_dir, path, writer) = wal_database(
+            "CREATE TABLE t (name TEXT, n INTEGER, flag BOOLEAN);
+             INSERT INTO t VALUES ('a', 1, 1), ('b', NULL, 0);",
+        );
         let reader = SqliteReader::new(path);
         let read = |reader: &SqliteReader| {
             reader.with(|conn| {
@@ -382,14 +388,8 @@ mod tests {
 
     #[test]
     fn a_pinned_read_sees_one_snapshot_until_it_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1);",
-            )
-            .unwrap();
+        let (_dir, path, writer) =
+            wal_database("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1);");
         let reader = Arc::new(SqliteReader::new(path));
         let count = |conn: &Connection| {
             select_all(
@@ -416,16 +416,10 @@ mod tests {
 
     #[test]
     fn a_catalog_view_is_kept_until_another_connection_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode=WAL;
-                 CREATE TABLE test_clocks (project_id TEXT PRIMARY KEY, offset_ms INTEGER);
-                 INSERT INTO test_clocks VALUES ('p', 5);",
-            )
-            .unwrap();
+        let (_dir, path, writer) = wal_database(
+            "CREATE TABLE test_clocks (project_id TEXT PRIMARY KEY, offset_ms INTEGER);
+             INSERT INTO test_clocks VALUES ('p', 5);",
+        );
         let reader = Arc::new(SqliteReader::new(path));
         let view = |lookup_key: &str| {
             let mut view = CatalogView::default();

@@ -921,6 +921,37 @@ async fn a_purchase_is_recorded_once_with_its_deliveries(subject: &Subject) {
 
 /// `customer_snapshot` and `customer_facts` read what the single reads read (facts,
 /// catalog view, test clock), and nothing for an unknown id.
+/// A new entitlement of `project` named `lookup_key`, unlocked by the product `product_id`.
+async fn entitlement_unlocking(
+    storage: &dyn Storage,
+    project: &Project,
+    lookup_key: &str,
+    product_id: &str,
+) -> entitled_core::Entitlement {
+    let entitlement = entitled_core::Entitlement {
+        id: new_id(IdKind::Entitlement),
+        project_id: project.id.clone(),
+        lookup_key: lookup_key.to_string(),
+        display_name: lookup_key.to_uppercase(),
+        created_at: T0,
+    };
+    storage
+        .create_entitlement(&entitlement, &audit(project))
+        .await
+        .unwrap();
+    storage
+        .attach_entitlement_products(
+            &project.id,
+            &entitlement.id,
+            &[product_id.to_string()],
+            T0,
+            &audit(project),
+        )
+        .await
+        .unwrap();
+    entitlement
+}
+
 async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
     use entitled_core::purchases::{LifecycleEvent, LifecycleKind, Store};
     let storage = &subject.storage;
@@ -947,27 +978,7 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
         .create_product(&product, &audit(&project))
         .await
         .unwrap();
-    let pro = entitled_core::Entitlement {
-        id: new_id(IdKind::Entitlement),
-        project_id: project.id.clone(),
-        lookup_key: "pro".to_string(),
-        display_name: "Pro".to_string(),
-        created_at: T0,
-    };
-    storage
-        .create_entitlement(&pro, &audit(&project))
-        .await
-        .unwrap();
-    storage
-        .attach_entitlement_products(
-            &project.id,
-            &pro.id,
-            std::slice::from_ref(&product.id),
-            T0,
-            &audit(&project),
-        )
-        .await
-        .unwrap();
+    let pro = entitlement_unlocking(storage.as_ref(), &project, "pro", &product.id).await;
     let buyer = customer(&project, "buyer");
     let bystander = customer(&project, "bystander");
     for c in [&buyer, &bystander] {
@@ -1066,27 +1077,7 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
     );
     // A catalog change shows in the next read (SQLite's readers keep the catalog they read
     // last until something is committed).
-    let gold = entitled_core::Entitlement {
-        id: new_id(IdKind::Entitlement),
-        project_id: project.id.clone(),
-        lookup_key: "gold".to_string(),
-        display_name: "Gold".to_string(),
-        created_at: T0,
-    };
-    storage
-        .create_entitlement(&gold, &audit(&project))
-        .await
-        .unwrap();
-    storage
-        .attach_entitlement_products(
-            &project.id,
-            &gold.id,
-            std::slice::from_ref(&product.id),
-            T0,
-            &audit(&project),
-        )
-        .await
-        .unwrap();
+    let gold = entitlement_unlocking(storage.as_ref(), &project, "gold", &product.id).await;
     let (_, after) = storage
         .customer_snapshot(&project.id, "buyer")
         .await
