@@ -101,6 +101,13 @@ macro_rules! select_all {
     }};
 }
 
+/// The API keys whose lookup is `$lookup` (`$sql` selects them by `$1`), read each time.
+macro_rules! keys_by_lookup {
+    ($storage:expr, $sql:expr, $lookup:expr) => {
+        select_all!($storage, $sql, [$lookup], $crate::shared::key_from_row)
+    };
+}
+
 /// Runs `$body` (whose reads use `select_all!($view, …)`) with `$view` bound to the
 /// storage: each statement through the pool (PostgreSQL's reads need no pinning to be fast,
 /// and every fact they read was committed whole).

@@ -168,6 +168,23 @@ macro_rules! select_all {
     };
 }
 
+/// The API keys whose lookup is `$lookup` (`$sql` selects them by `$1`): through a reader
+/// connection's kept keys when there are synchronous readers (see
+/// `SqliteReader::keys_by_lookup`), else through sqlx.
+macro_rules! keys_by_lookup {
+    ($storage:expr, $sql:expr, $lookup:expr) => {{
+        let lookup: &str = $lookup;
+        match &$storage.reader {
+            Some(reader) => reader.keys_by_lookup(lookup, |conn| {
+                $crate::sqlite_reader::select_all(conn, $sql, rusqlite::params![lookup], |row| {
+                    $crate::shared::key_from_row(row)
+                })
+            }),
+            None => select_all!($storage, $sql, [lookup], $crate::shared::key_from_row),
+        }
+    }};
+}
+
 /// Reads that belong together (one answer's), as `select_all!` sees a storage: through one
 /// pinned read transaction when there are synchronous readers, else through the pool.
 pub(crate) struct SqliteReadTogether {

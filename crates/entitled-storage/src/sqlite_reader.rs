@@ -9,10 +9,12 @@
 //! lets these readers run beside the (sqlx) writer without ever waiting for it.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use entitled_core::ApiKey;
 use entitled_core::engine::CatalogView;
 
 use rusqlite::{Connection, OpenFlags};
@@ -23,6 +25,10 @@ use crate::shared::RowExt;
 /// Idle connections kept for reuse; more are opened when many reads overlap.
 const MAX_IDLE: usize = 16;
 
+/// The most key lookups a connection keeps between commits; beyond it, it starts over (so
+/// requests with made-up keys cannot grow it).
+const MAX_KEPT_LOOKUPS: usize = 256;
+
 /// Read-only connections to one SQLite file, reused across calls.
 #[derive(Debug)]
 pub(crate) struct SqliteReader {
@@ -30,11 +36,22 @@ pub(crate) struct SqliteReader {
     idle: Mutex<Vec<ReaderConnection>>,
 }
 
-/// A reader connection and the last catalog view read through it.
+/// A reader connection with what was last read through it of the catalog and the API keys.
 #[derive(Debug)]
 struct ReaderConnection {
     conn: Connection,
     catalog: RefCell<Option<CachedCatalog>>,
+    keys: RefCell<KeptKeys>,
+}
+
+/// API keys by lookup as read while the connection's `data_version` was `version` (see
+/// [`CachedCatalog`] for why that stands for "nothing was committed since"). Every request
+/// authenticates; this spares the key's row on all but the first request after a commit,
+/// while a key revoked by any connection or process is refused once the revocation commits.
+#[derive(Debug, Default)]
+struct KeptKeys {
+    version: i64,
+    by_lookup: HashMap<String, Vec<ApiKey>>,
 }
 
 /// A project's catalog view as read in a snapshot whose `data_version` was `version`.
@@ -68,6 +85,7 @@ impl SqliteReader {
         Ok(ReaderConnection {
             conn,
             catalog: RefCell::new(None),
+            keys: RefCell::new(KeptKeys::default()),
         })
     }
 
@@ -118,6 +136,52 @@ impl SqliteReader {
         let result = read(&conn.conn);
         self.give_back(conn);
         result
+    }
+
+    /// The API keys whose lookup is `lookup`: those the connection read last when nothing
+    /// was committed since, else `read`'s (then kept).
+    pub(crate) fn keys_by_lookup(
+        &self,
+        lookup: &str,
+        read: impl FnOnce(&Connection) -> Result<Vec<ApiKey>, StorageError>,
+    ) -> Result<Vec<ApiKey>, StorageError> {
+        let connection = self.checkout()?;
+        let result = keys_through(&connection, lookup, read);
+        self.give_back(connection);
+        result
+    }
+}
+
+/// [`SqliteReader::keys_by_lookup`] on one connection. The version is read before the keys,
+/// so kept keys are never older than the version they are kept under.
+fn keys_through(
+    connection: &ReaderConnection,
+    lookup: &str,
+    read: impl FnOnce(&Connection) -> Result<Vec<ApiKey>, StorageError>,
+) -> Result<Vec<ApiKey>, StorageError> {
+    let version: i64 = connection
+        .conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))?;
+    if let Some(keys) = kept_keys(&connection.keys.borrow(), version, lookup) {
+        return Ok(keys);
+    }
+    let keys = read(&connection.conn)?;
+    let mut kept = connection.keys.borrow_mut();
+    if kept.version != version || kept.by_lookup.len() >= MAX_KEPT_LOOKUPS {
+        kept.by_lookup.clear();
+        kept.version = version;
+    }
+    kept.by_lookup.insert(lookup.to_string(), keys.clone());
+    Ok(keys)
+}
+
+/// The keys of `lookup` kept under `version`, if any.
+fn kept_keys(kept: &KeptKeys, version: i64, lookup: &str) -> Option<Vec<ApiKey>> {
+    if kept.version == version {
+        kept.by_lookup.get(lookup).cloned()
+    } else {
+        None
     }
 }
 
@@ -209,24 +273,37 @@ impl From<rusqlite::Error> for StorageError {
 /// A row with the column names of its statement, read once per statement: rusqlite's own
 /// lookup by name asks SQLite for every column's name and compares them ignoring case, on
 /// every call (5 % of a CustomerInfo read's CPU, bench/README.md run 8).
+///
+/// Decoders mostly read the columns in the order they are selected, so the column after the
+/// last one found is tried first (`next`): a row of n columns costs n comparisons, not n²/2.
 pub(crate) struct NamedRow<'r, 's> {
     row: &'r rusqlite::Row<'s>,
     columns: &'r [String],
+    next: std::cell::Cell<usize>,
 }
 
 impl NamedRow<'_, '_> {
+    fn index(&self, column: &str) -> Result<usize, StorageError> {
+        let guess = self.next.get();
+        let index = if self.columns.get(guess).is_some_and(|name| name == column) {
+            guess
+        } else {
+            self.columns
+                .iter()
+                .position(|name| name == column)
+                .or_else(|| {
+                    self.columns
+                        .iter()
+                        .position(|name| name.eq_ignore_ascii_case(column))
+                })
+                .ok_or_else(|| StorageError::Internal(format!("no column named {column}")))?
+        };
+        self.next.set(index + 1);
+        Ok(index)
+    }
+
     fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T, StorageError> {
-        let index = self
-            .columns
-            .iter()
-            .position(|name| name == column)
-            .or_else(|| {
-                self.columns
-                    .iter()
-                    .position(|name| name.eq_ignore_ascii_case(column))
-            })
-            .ok_or_else(|| StorageError::Internal(format!("no column named {column}")))?;
-        Ok(self.row.get(index)?)
+        Ok(self.row.get(self.index(column)?)?)
     }
 }
 
@@ -245,6 +322,13 @@ impl RowExt for NamedRow<'_, '_> {
     }
     fn boolean(&self, column: &str) -> Result<bool, StorageError> {
         self.get(column)
+    }
+    fn text_as<T>(&self, column: &str, decode: impl FnOnce(&str) -> T) -> Result<T, StorageError> {
+        let value = self.row.get_ref(self.index(column)?)?;
+        let text = value
+            .as_str()
+            .map_err(|err| StorageError::Internal(format!("column {column} is not text: {err}")))?;
+        Ok(decode(text))
     }
 }
 
@@ -269,6 +353,7 @@ pub(crate) fn select_all<T>(
         decoded.push(decode(&NamedRow {
             row,
             columns: &columns,
+            next: std::cell::Cell::new(0),
         })?);
     }
     Ok(decoded)
@@ -463,6 +548,59 @@ mod tests {
         assert_eq!(read("q", "gold"), ("gold".to_string(), None, 1));
         assert_eq!(read("p", "gold"), ("gold".to_string(), Some(7), 1));
         assert_eq!(read("p", "silver"), ("gold".to_string(), Some(7), 0));
+    }
+
+    #[test]
+    fn keys_are_kept_until_another_connection_commits() {
+        let (_dir, path, writer) = wal_database(&format!(
+            "CREATE TABLE api_keys (id TEXT, project_id TEXT, app_id TEXT, kind TEXT, name TEXT,
+                 lookup TEXT, hash TEXT, permissions TEXT, created_at INTEGER, revoked_at INTEGER);
+             INSERT INTO api_keys VALUES ('key1', 'p', NULL, 'secret', 'ci', 'sk_abc', '{}',
+                 'all', 1, NULL);",
+            entitled_core::hash_key("sk_abc123")
+        ));
+        let reader = SqliteReader::new(path);
+        // The keys of `lookup`, and whether they were read from the table.
+        let keys = |lookup: &str| {
+            let mut reads = 0;
+            let keys = reader
+                .keys_by_lookup(lookup, |conn| {
+                    reads += 1;
+                    select_all(
+                        conn,
+                        concat!(
+                            "SELECT ",
+                            crate::shared::key_columns!(),
+                            " FROM api_keys WHERE lookup = $1"
+                        ),
+                        rusqlite::params![lookup],
+                        |row| crate::shared::key_from_row(row),
+                    )
+                })
+                .unwrap();
+            let revoked: Vec<bool> = keys.iter().map(|key| !key.is_active()).collect();
+            (revoked, reads)
+        };
+        assert_eq!(keys("sk_abc"), (vec![false], 1));
+        assert_eq!(keys("sk_abc"), (vec![false], 0));
+        // An unknown lookup is read, then kept as unknown.
+        assert_eq!(keys("sk_nope"), (vec![], 1));
+        assert_eq!(keys("sk_nope"), (vec![], 0));
+        // Revoked by another connection (the CLI, another node): read again at once.
+        writer
+            .execute("UPDATE api_keys SET revoked_at = 2", [])
+            .unwrap();
+        assert_eq!(keys("sk_abc"), (vec![true], 1));
+        assert_eq!(keys("sk_abc"), (vec![true], 0));
+        // However many made-up lookups arrive, a connection keeps a bounded number.
+        for i in 0..MAX_KEPT_LOOKUPS * 2 {
+            keys(&format!("sk_made_up_{i}"));
+        }
+        let idle = reader.idle.lock().unwrap();
+        assert!(
+            idle.iter()
+                .all(|c| c.keys.borrow().by_lookup.len() <= MAX_KEPT_LOOKUPS)
+        );
     }
 
     #[test]

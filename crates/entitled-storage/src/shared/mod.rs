@@ -37,6 +37,8 @@ pub(crate) trait RowExt {
     fn int(&self, column: &str) -> Result<i64, StorageError>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>, StorageError>;
     fn boolean(&self, column: &str) -> Result<bool, StorageError>;
+    /// A text column lent to `decode`, for values only matched (stored enums): no `String`.
+    fn text_as<T>(&self, column: &str, decode: impl FnOnce(&str) -> T) -> Result<T, StorageError>;
 }
 
 macro_rules! impl_row_ext {
@@ -56,6 +58,14 @@ macro_rules! impl_row_ext {
             }
             fn boolean(&self, column: &str) -> Result<bool, $crate::StorageError> {
                 Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn text_as<T>(
+                &self,
+                column: &str,
+                decode: impl FnOnce(&str) -> T,
+            ) -> Result<T, $crate::StorageError> {
+                let text: &str = sqlx::Row::try_get(self, column)?;
+                Ok(decode(text))
             }
         }
     };
@@ -623,40 +633,52 @@ pub(crate) fn price_from_row<R: RowExt>(
     )
 }
 
+/// A transaction from a row of [`transaction_columns`], its columns read in that order (the
+/// order the SQLite reader finds them fastest in).
 pub(crate) fn transaction_from_row<R: RowExt>(
     row: &R,
 ) -> Result<entitled_core::purchases::StoreTransaction, StorageError> {
     use entitled_core::purchases::{Environment, Ownership, PeriodType, Store};
-    let bad = |what: &str, value: String| {
+    let bad = |what: &str, value: &str| {
         StorageError::Internal(format!(
             "stored transaction has an invalid {what}: {value:?}"
         ))
     };
-    let store_text = row.text("store")?;
-    let store = Store::from_stored(&store_text).ok_or_else(|| bad("store", store_text))?;
-    let period_text = row.text("period_type")?;
-    let period_type =
-        PeriodType::from_stored(&period_text).ok_or_else(|| bad("period_type", period_text))?;
-    let environment_text = row.text("environment")?;
-    let environment = Environment::from_stored(&environment_text)
-        .ok_or_else(|| bad("environment", environment_text))?;
-    let ownership = match row.text("ownership")?.as_str() {
-        "PURCHASED" => Ownership::Purchased,
-        "FAMILY_SHARED" => Ownership::FamilyShared,
-        other => return Err(bad("ownership", other.to_string())),
-    };
+    let id = row.text("id")?;
+    let customer_key = row.text("customer_key")?;
+    let app_id = row.text("app_id")?;
+    let store = row.text_as("store", |text| {
+        Store::from_stored(text).ok_or_else(|| bad("store", text))
+    })??;
+    let store_transaction_id = row.text("store_transaction_id")?;
+    let original_transaction_id = row.text("original_transaction_id")?;
+    let product_id = row.text("product_id")?;
+    let product_plan_id = row.opt_text("product_plan_id")?;
+    let purchased_at = UnixMillis(row.int("purchased_at")?);
+    let expires_at = row.opt_int("expires_at")?.map(UnixMillis);
+    let period_type = row.text_as("period_type", |text| {
+        PeriodType::from_stored(text).ok_or_else(|| bad("period_type", text))
+    })??;
+    let environment = row.text_as("environment", |text| {
+        Environment::from_stored(text).ok_or_else(|| bad("environment", text))
+    })??;
+    let ownership = row.text_as("ownership", |text| match text {
+        "PURCHASED" => Ok(Ownership::Purchased),
+        "FAMILY_SHARED" => Ok(Ownership::FamilyShared),
+        other => Err(bad("ownership", other)),
+    })??;
     let price = price_from_row(row)?;
     Ok(entitled_core::purchases::StoreTransaction {
-        id: row.text("id")?,
-        customer_key: row.text("customer_key")?,
-        app_id: row.text("app_id")?,
+        id,
+        customer_key,
+        app_id,
         store,
-        store_transaction_id: row.text("store_transaction_id")?,
-        original_transaction_id: row.text("original_transaction_id")?,
-        product_id: row.text("product_id")?,
-        product_plan_id: row.opt_text("product_plan_id")?,
-        purchased_at: UnixMillis(row.int("purchased_at")?),
-        expires_at: row.opt_int("expires_at")?.map(UnixMillis),
+        store_transaction_id,
+        original_transaction_id,
+        product_id,
+        product_plan_id,
+        purchased_at,
+        expires_at,
         period_type,
         environment,
         ownership,

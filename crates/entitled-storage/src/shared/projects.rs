@@ -243,7 +243,7 @@ macro_rules! impl_project_store {
                 lookup: &str,
             ) -> Result<Vec<entitled_core::ApiKey>, $crate::StorageError> {
                 let sql = concat!("SELECT ", $crate::shared::key_columns!(), " FROM api_keys WHERE lookup = $1");
-                select_all!(self, sql, [lookup], $crate::shared::key_from_row)
+                keys_by_lookup!(self, sql, lookup)
             }
         }
 
