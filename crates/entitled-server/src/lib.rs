@@ -71,9 +71,29 @@ impl Default for HttpConfig {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`Services`], so that handing it to a handler
+/// (axum clones the state for every request, and every layer holding it) costs one
+/// reference count instead of one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state of a server made of `services`.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts of the server handlers use.
+pub struct Services {
     /// The database.
     pub storage: Arc<dyn Storage>,
     /// The current time.
@@ -98,7 +118,7 @@ pub struct AppState {
     pub play: Arc<play_store::PlayClients>,
 }
 
-impl AppState {
+impl Services {
     /// Now, by the state's clock.
     pub fn now(&self) -> UnixMillis {
         (self.clock)()
@@ -160,7 +180,7 @@ pub(crate) async fn test_state(clock: Clock) -> (AppState, tempfile::TempDir) {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let storage = entitled_storage::open(&url).await.expect("open sqlite");
     storage.migrate().await.expect("migrate sqlite");
-    let state = AppState {
+    let state = AppState::new(Services {
         storage: storage.clone(),
         clock,
         drain: Arc::new(Drain::new()),
@@ -178,7 +198,7 @@ pub(crate) async fn test_state(clock: Clock) -> (AppState, tempfile::TempDir) {
             entitled_stores::app_store::TrustedRoots::apple(),
         )),
         play: Arc::new(play_store::PlayClients::new(Default::default())),
-    };
+    });
     (state, dir)
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use entitled_server::credentials::Sealer;
 use entitled_server::webhooks::worker::{self, WorkerConfig};
-use entitled_server::{AppState, Drain, HttpConfig, admin, app, system_clock};
+use entitled_server::{AppState, Drain, HttpConfig, Services, admin, app, system_clock};
 use entitled_storage::{Storage, redact_url};
 use tokio::net::TcpListener;
 
@@ -117,7 +117,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("ENTITLED_RATE_LIMIT_STORE: {e}"))?,
     );
-    let state = AppState {
+    let state = AppState::new(Services {
         apple,
         play,
         visits: entitled_server::visits::VisitRecorder::spawn(storage.clone()),
@@ -131,7 +131,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         shedder: Arc::new(entitled_server::shed::Shedder::new(
             config.max_concurrent_requests,
         )),
-    };
+    });
     let http = HttpConfig {
         body_limit_bytes: config.body_limit_bytes,
     };

@@ -1,7 +1,7 @@
 //! `/v1/subscribers/{app_user_id}`: CustomerInfo, log in (`identify`), attributes, deletion.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use entitled_core::customers::attribute;
@@ -51,8 +51,10 @@ pub async fn get_subscriber(
     State(state): State<AppState>,
     caller: Caller,
     Path(app_user_id): Path<String>,
-    headers: HeaderMap,
+    // The request itself rather than a `HeaderMap`, which would be a copy of its headers.
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     check_app_user_id(&app_user_id, "app_user_id")?;
     let project_id = caller.project_id();
     // One snapshot for the usual case, a customer already known.
@@ -73,13 +75,13 @@ pub async fn get_subscriber(
         }
     };
     let now = snapshot_now(&state, &facts);
-    touch(&state, &customer, &headers).await?;
+    touch(&state, &customer, headers).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    customer_info_of(&state, &caller, &customer, &facts, now, status, &headers).await
+    customer_info_of(&state, &caller, &customer, &facts, now, status, headers).await
 }
 
 /// The body of `POST /v1/subscribers/identify`.
