@@ -133,6 +133,14 @@ macro_rules! record_transaction_in_group {
     };
 }
 
+/// PostgreSQL writes visits through sqlx, one statement per batch (no group writer): every
+/// visit is left to the caller.
+macro_rules! touch_in_group {
+    ($storage:expr, $visits:expr) => {
+        Some::<Vec<$crate::Visit>>($visits)
+    };
+}
+
 impl_row_ext!(sqlx::postgres::PgRow);
 impl_project_store!(PostgresStorage);
 impl_catalog_store!(PostgresStorage);

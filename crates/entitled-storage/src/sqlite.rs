@@ -282,6 +282,24 @@ macro_rules! record_transaction_in_group {
     };
 }
 
+/// Writes last-seen visits (`Vec<Visit>`, one per customer) through the group writer (see
+/// sqlite_writer.rs), so they share commits with receipts and need no JSON; evaluates to the
+/// visits left to write: none, or all of them when there is no writer (in memory).
+macro_rules! touch_in_group {
+    ($storage:expr, $visits:expr) => {{
+        let visits: Vec<$crate::Visit> = $visits;
+        match &$storage.writer {
+            Some(writer) => {
+                writer
+                    .write(move |conn| $crate::sqlite_writer::touch_customers(conn, &visits))
+                    .await?;
+                None
+            }
+            None => Some(visits),
+        }
+    }};
+}
+
 impl_row_ext!(sqlx::sqlite::SqliteRow);
 impl_project_store!(SqliteStorage);
 impl_catalog_store!(SqliteStorage);

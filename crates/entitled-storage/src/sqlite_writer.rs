@@ -1,6 +1,6 @@
-//! Receipts' writes on SQLite: committed in groups, each write made in one go through a
-//! write connection of our own, instead of statement by statement through sqlx's worker
-//! thread.
+//! Receipts' writes (and batches of last-seen visits) on SQLite: committed in groups, each
+//! write made in one go through a write connection of our own, instead of statement by
+//! statement through sqlx's worker thread.
 //!
 //! Why: a receipt's write (begin, the transaction, its outbox event, the integrations, the
 //! deliveries, commit) took six round trips to sqlx's thread, each a wake-up of a sleeping
@@ -31,7 +31,7 @@ use crate::shared::purchase_writes::{
 };
 use crate::shared::{integration_from_row, transaction_from_row};
 use crate::sqlite_reader::{bind_numbered, select_all};
-use crate::{Recorded, StorageError};
+use crate::{Recorded, StorageError, Visit};
 
 /// The most writes one group (one commit) carries.
 const MAX_GROUP: usize = 128;
@@ -100,6 +100,28 @@ fn stopped() -> StorageError {
     StorageError::Unavailable(
         "the write was not made (no write turn in time, or the writer stopped)".to_string(),
     )
+}
+
+/// Writes each visit's last-seen fields onto its customer, one prepared statement each;
+/// what a visit does not report stays as it was.
+pub(crate) fn touch_customers(conn: &Connection, visits: &[Visit]) -> Result<(), StorageError> {
+    let mut update = conn.prepare_cached(
+        "UPDATE customers SET last_seen_at = ?2, \
+         last_seen_app_version = COALESCE(?3, last_seen_app_version), \
+         last_seen_platform = COALESCE(?4, last_seen_platform), \
+         last_seen_platform_version = COALESCE(?5, last_seen_platform_version) \
+         WHERE key = ?1",
+    )?;
+    for visit in visits {
+        update.execute(rusqlite::params![
+            visit.customer_key,
+            visit.seen_at.0,
+            visit.app_version,
+            visit.platform,
+            visit.platform_version,
+        ])?;
+    }
+    Ok(())
 }
 
 /// Writes every group of waiting jobs until every handle is gone.

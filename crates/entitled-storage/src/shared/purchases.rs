@@ -308,8 +308,7 @@ macro_rules! impl_purchase_store {
             }
 
             async fn touch_customers(&self, visits: &[$crate::Visit]) -> Result<(), $crate::StorageError> {
-                // The latest visit of each customer, as one JSON array: one statement for the
-                // whole batch, however many visits it holds.
+                // The latest visit of each customer, in the order of their keys.
                 let mut latest: std::collections::BTreeMap<&str, &$crate::Visit> = Default::default();
                 for visit in visits {
                     let entry = latest.entry(visit.customer_key.as_str()).or_insert(visit);
@@ -320,8 +319,14 @@ macro_rules! impl_purchase_store {
                 if latest.is_empty() {
                     return Ok(());
                 }
+                let latest: Vec<$crate::Visit> = latest.into_values().cloned().collect();
+                // Through the group writer where there is one (SQLite); else one statement
+                // for the whole batch, its visits as one JSON array.
+                let Some(latest) = touch_in_group!(self, latest) else {
+                    return Ok(());
+                };
                 let rows: Vec<serde_json::Value> = latest
-                    .values()
+                    .iter()
                     .map(|v| serde_json::json!({
                         "customer_key": v.customer_key,
                         "seen_at": v.seen_at.0,
