@@ -4,10 +4,10 @@
 //! One write per read serialised reads on SQLite's single writer (bench/README.md); here each
 //! request hands its visit to one recorder task, and the recorder writes the visits of the
 //! next `GATHER` (or up to `MAX_BATCH` of them) in one write (on SQLite, one job of the group
-//! writer, sharing its commit with receipts). Requests do not wait for
-//! the commit: last-seen is bookkeeping, not what the reader asked for, and waiting put every
-//! write stall (a WAL rewind, a slow disk) into read latency (CustomerInfo's p99 was 135 ms
-//! with waiting, 37 ms without writes). A request waits only while the queue is full, so a
+//! writer, sharing its commit with receipts). Requests do not wait for the commit: last-seen
+//! is bookkeeping, not what the reader asked for, and waiting put every write stall (a WAL
+//! rewind, a slow disk) into read latency (CustomerInfo's p99 was 135 ms with waiting, 37 ms
+//! without writes). A request waits only while the queue is full, so a
 //! recorder that falls behind slows readers down instead of growing memory.
 //! [`VisitRecorder::flush`] waits for everything handed over so far (a stopping server calls
 //! it).

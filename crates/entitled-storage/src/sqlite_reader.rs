@@ -472,6 +472,40 @@ mod tests {
     }
 
     #[test]
+    fn columns_are_found_in_any_order_and_text_is_lent_only_when_it_is_text() {
+        let (_dir, path, _writer) = wal_database(
+            "CREATE TABLE t (a TEXT, b INTEGER, c TEXT); INSERT INTO t VALUES ('x', 2, 'z');",
+        );
+        let reader = SqliteReader::new(path);
+        let read = |decode: fn(&NamedRow<'_, '_>) -> Result<String, StorageError>| {
+            reader
+                .with(|conn| select_all(conn, "SELECT a, b, c FROM t", rusqlite::params![], decode))
+        };
+        // Backwards, then a column twice and by another case: each is the one named.
+        let backwards = read(|row| {
+            Ok(format!(
+                "{}{}{}{}{}",
+                row.text("c")?,
+                row.int("b")?,
+                row.text("a")?,
+                row.text_as("C", str::len)?,
+                row.text_as("a", str::to_uppercase)?
+            ))
+        });
+        assert_eq!(backwards.unwrap(), vec!["z2x1X".to_string()]);
+        let not_text = read(|row| row.text_as("b", str::to_string));
+        assert!(
+            matches!(&not_text, Err(StorageError::Internal(m)) if m.contains("column b is not text")),
+            "{not_text:?}"
+        );
+        let missing = read(|row| row.text_as("d", str::to_string));
+        assert!(
+            matches!(missing, Err(StorageError::Internal(_))),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
     fn a_pinned_read_sees_one_snapshot_until_it_ends() {
         let (_dir, path, writer) =
             wal_database("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1);");
