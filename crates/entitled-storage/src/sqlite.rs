@@ -63,18 +63,18 @@ impl SqliteStorage {
         let checkpointer = if in_memory {
             None
         } else {
-            // Rewinds go through the write connection's queue (see sqlite_checkpoint.rs).
+            // Rewinds take their turn in the write connection's queue, then run on the
+            // checkpoint thread's connection (see sqlite_checkpoint.rs).
             let (pool, runtime) = (pool.clone(), tokio::runtime::Handle::current());
-            let rewind: crate::sqlite_checkpoint::Rewind = Box::new(move |_| {
-                let row = runtime
-                    .block_on(sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&pool))
+            let rewind: crate::sqlite_checkpoint::Rewind = Box::new(move |conn| {
+                let turn = runtime
+                    .block_on(pool.acquire())
                     .map_err(|e| e.to_string())?;
-                let busy: i64 = sqlx::Row::try_get(&row, 0).map_err(|e| e.to_string())?;
-                if busy == 0 {
-                    Ok(())
-                } else {
-                    Err("readers or a writer were in the way".to_string())
-                }
+                let rewound = crate::sqlite_checkpoint::restart(conn);
+                // Handing the connection back spawns a task: inside the runtime.
+                let _entered = runtime.enter();
+                drop(turn);
+                rewound
             });
             let started = crate::sqlite_checkpoint::Checkpointer::start(path.clone(), rewind)
                 .map_err(|e| {

@@ -9,14 +9,21 @@
 //! A passive checkpoint never lets the WAL start over while writes keep coming (it trails
 //! the writers, and the WAL only rewinds once every frame is copied), so under steady writes
 //! the file grew without end: 3.5 GB in a minute of load on a 250 MB database. Once the WAL
-//! holds more than [`MAX_WAL_FRAMES`], the thread has it rewound by a TRUNCATE checkpoint:
-//! writers wait while it copies what the passive ones left (about a second's worth), then the
-//! WAL starts over from an empty file. The storage runs that checkpoint on its own write
-//! connection, so writers wait for it in that connection's fair queue; run from this thread,
-//! it made them wait in SQLite's busy handler instead, which sleeps up to 100 ms between
-//! tries (receipts' p99 was 520 ms that way, 385 ms through the queue). Each rewind still
-//! stops writes for about 0.3 s on the CI machine's disk (every 3 s under full receipt
-//! load); a 256 MiB bound made them rarer but no better at p99 (bench/README.md).
+//! holds more than [`MAX_WAL_FRAMES`], the thread has it rewound:
+//!
+//! 1. passive checkpoints first, until few frames are left uncopied ([`catch_up`]), while
+//!    writers carry on;
+//! 2. then the storage's write turn (its one write connection's fair queue), so that writers
+//!    wait in that queue rather than racing for SQLite's lock in their busy handlers, which
+//!    sleep up to 100 ms between tries (receipts' p99 was 520 ms that way);
+//! 3. then a RESTART checkpoint on this thread's connection: it copies what came since the
+//!    last pass, waits for readers still on old frames, polling every 250 µs ([`wait_briefly`];
+//!    SQLite's own handler sleeps 1, 2, 5, 10, … ms), and starts the WAL over from its
+//!    beginning. The file keeps its size and is overwritten (truncating it, then growing it
+//!    again, cost writers 40–50 ms more per rewind).
+//!
+//! Under full receipt load a rewind now stops writes for 40–90 ms (every second or so; it was
+//! 100–200 ms), see bench/README.md run 10.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -33,25 +40,29 @@ const MAX_WAL_FRAMES: i64 = 16_384;
 /// How long a rewinding checkpoint waits for the writer and readers in its way.
 const REWIND_WAIT: Duration = Duration::from_secs(5);
 
-/// Empties the WAL (a TRUNCATE checkpoint), on whichever connection the storage chooses;
-/// the thread's own connection is passed for those that have no other.
+/// Starts the WAL over, given the checkpoint thread's connection: the storage takes its
+/// write turn around [`restart`] on it.
 pub(crate) type Rewind = Box<dyn Fn(&Connection) -> Result<(), String> + Send>;
 
-/// A [`Rewind`] on the checkpoint thread's own connection.
+/// Rewinds the WAL through `conn` (a RESTART checkpoint: every frame copied, then the WAL
+/// starts over from its beginning), waiting for readers still on old frames.
+pub(crate) fn restart(conn: &Connection) -> Result<(), String> {
+    let busy = conn
+        .query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map_err(|e| e.to_string())?;
+    if busy == 0 {
+        Ok(())
+    } else {
+        Err("readers or a writer were in the way".to_string())
+    }
+}
+
+/// A [`Rewind`] on the checkpoint thread's own connection, without taking a turn.
 #[cfg(test)]
 fn rewind_here() -> Rewind {
-    Box::new(|conn| {
-        let busy = conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                row.get::<_, i64>(0)
-            })
-            .map_err(|e| e.to_string())?;
-        if busy == 0 {
-            Ok(())
-        } else {
-            Err("busy".to_string())
-        }
-    })
+    Box::new(restart)
 }
 
 /// Keeps the checkpoint thread running; the thread stops when this is dropped.
@@ -88,17 +99,20 @@ impl Checkpointer {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     if conn.is_none() {
                         conn = Connection::open(&path)
-                            .and_then(|c| c.busy_timeout(REWIND_WAIT).map(|()| c))
+                            .and_then(|c| c.busy_handler(Some(wait_briefly)).map(|()| c))
                             .inspect_err(|e| tracing::warn!(error = %e, "checkpoint: cannot open"))
                             .ok();
                     }
                     let Some(c) = &conn else { continue };
                     match checkpoint(c) {
-                        Ok(wal_frames) if wal_frames > max_frames => {
+                        Ok(frames) if frames.in_wal > max_frames => {
+                            let wal_frames = frames.in_wal;
+                            let left = catch_up(c, frames);
                             let started = std::time::Instant::now();
                             match rewind(c) {
                                 Ok(()) => tracing::debug!(
                                     wal_frames,
+                                    left,
                                     took_ms = started.elapsed().as_millis() as u64,
                                     "WAL rewound"
                                 ),
@@ -121,12 +135,62 @@ impl Checkpointer {
     }
 }
 
-/// Copies what it can of the WAL into the database without blocking readers or writers;
-/// returns how many frames the WAL holds.
-fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+/// How long the busy handler of the checkpoint thread's connection sleeps between tries.
+const RETRY_EVERY: Duration = Duration::from_micros(250);
+
+/// The checkpoint thread's busy handler: tries again every [`RETRY_EVERY`] for up to
+/// [`REWIND_WAIT`]. A rewind holds the write turn while it waits for readers still on old
+/// frames (they finish within microseconds); SQLite's own handler sleeps 1, 2, 5, 10, … up
+/// to 100 ms between tries, and every writer waited out those sleeps (40–140 ms a rewind).
+fn wait_briefly(tries: i32) -> bool {
+    let waited = RETRY_EVERY * u32::try_from(tries).unwrap_or(u32::MAX);
+    if waited >= REWIND_WAIT {
+        return false;
+    }
+    std::thread::sleep(RETRY_EVERY);
+    true
+}
+
+/// The WAL's frames after a checkpoint: how many it holds, and how many of them are copied
+/// into the database.
+#[derive(Debug, Clone, Copy)]
+struct Frames {
+    in_wal: i64,
+    copied: i64,
+}
+
+/// Copies what it can of the WAL into the database without blocking readers or writers.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<Frames> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        row.get::<_, i64>(1)
+        Ok(Frames {
+            in_wal: row.get(1)?,
+            copied: row.get(2)?,
+        })
     })
+}
+
+/// Frames left uncopied below which a rewind may start: copying them, while writers wait,
+/// takes a few milliseconds.
+const SMALL_REMAINDER: i64 = 1_024;
+
+/// Passive checkpoints after the first, at most, before a rewind.
+const CATCH_UP_PASSES: usize = 4;
+
+/// Before a rewind, which stops writers while it copies every frame not yet copied: passive
+/// checkpoints (writers carry on) until few are left, since a pass over a large WAL lets
+/// writers add thousands more. Returns the frames left uncopied. Without it, rewinds under
+/// full receipt load copied what a second of writes left and stopped them for 94–177 ms.
+fn catch_up(conn: &Connection, mut frames: Frames) -> i64 {
+    for _ in 0..CATCH_UP_PASSES {
+        if frames.in_wal - frames.copied <= SMALL_REMAINDER {
+            break;
+        }
+        match checkpoint(conn) {
+            Ok(next) => frames = next,
+            Err(_) => break,
+        }
+    }
+    frames.in_wal - frames.copied
 }
 
 #[cfg(test)]
@@ -162,6 +226,48 @@ mod tests {
             database_bytes()
         );
         drop(checkpointer);
+    }
+
+    #[test]
+    fn catching_up_copies_the_wal_before_a_rewind_and_only_when_much_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (b BLOB);",
+            )
+            .unwrap();
+        let insert = |rows: usize| {
+            for _ in 0..rows {
+                writer
+                    .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
+                    .unwrap();
+            }
+        };
+        let database_bytes = || std::fs::metadata(&path).unwrap().len();
+        let checkpointer = Connection::open(&path).unwrap();
+        // A few frames uncopied: no pass, nothing copied.
+        insert(10);
+        let before = database_bytes();
+        let few = Frames {
+            in_wal: 10,
+            copied: 0,
+        };
+        assert_eq!(catch_up(&checkpointer, few), 10);
+        assert_eq!(database_bytes(), before);
+        // Many uncopied (as when writers outran the last pass): passes until none are left.
+        insert(3_000);
+        let many = Frames {
+            in_wal: 3_010,
+            copied: 0,
+        };
+        assert_eq!(catch_up(&checkpointer, many), 0);
+        assert!(
+            database_bytes() > 3_000 * 3_000,
+            "the WAL was not copied: {} bytes",
+            database_bytes()
+        );
     }
 
     #[test]
