@@ -197,16 +197,23 @@ fn catch_up(conn: &Connection, mut frames: Frames) -> i64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_thread_copies_what_writers_leave_in_the_wal_into_the_database() {
+    /// A WAL database with a table `t (b BLOB)` and no automatic checkpoints, in a new
+    /// temporary directory (kept alive by the guard), with a writer on it.
+    fn blob_table_in_wal() -> (tempfile::TempDir, PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
+        let path = dir.path().join("t.db");
         let writer = Connection::open(&path).unwrap();
         writer
             .execute_batch(
                 "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (b BLOB);",
             )
             .unwrap();
+        (dir, path, writer)
+    }
+
+    #[test]
+    fn the_thread_copies_what_writers_leave_in_the_wal_into_the_database() {
+        let (_dir, path, writer) = blob_table_in_wal();
         for _ in 0..200 {
             writer
                 .execute("INSERT INTO t VALUES (zeroblob(1000))", [])
@@ -230,14 +237,7 @@ mod tests {
 
     #[test]
     fn catching_up_copies_the_wal_before_a_rewind_and_only_when_much_is_left() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("u.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (b BLOB);",
-            )
-            .unwrap();
+        let (_dir, path, writer) = blob_table_in_wal();
         let insert = |rows: usize| {
             for _ in 0..rows {
                 writer
@@ -272,14 +272,7 @@ mod tests {
 
     #[test]
     fn the_wal_is_rewound_once_it_passes_its_bound_while_writes_go_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (b BLOB);",
-            )
-            .unwrap();
+        let (_dir, path, writer) = blob_table_in_wal();
         writer.busy_timeout(Duration::from_secs(5)).unwrap();
         let wal = path.with_extension("db-wal");
         let wal_bytes = || std::fs::metadata(&wal).map_or(0, |m| m.len());
