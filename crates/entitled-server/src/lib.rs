@@ -38,7 +38,7 @@ use entitled_core::UnixMillis;
 use entitled_storage::Storage;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 pub use drain::Drain;
 pub use error::{ApiError, ErrorKind};
@@ -166,7 +166,7 @@ fn with_contract_layers(routes: Router<AppState>, state: AppState, config: &Http
         .with_state(state)
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, logging::NewRequestId))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(error::render_errors)),
         )

@@ -4,9 +4,25 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use tower_http::request_id::RequestId;
+use tower_http::request_id::{MakeRequestId, RequestId};
+
+/// Gives a request without an `X-Request-Id` a new one ([`new_request_id`]: tower-http's
+/// `MakeRequestUuid` asks the OS for randomness on every request, a system call each).
+///
+/// [`new_request_id`]: entitled_core::ids::new_request_id
+#[derive(Debug, Clone, Copy)]
+pub struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&entitled_core::ids::new_request_id())
+            .ok()
+            .map(RequestId::new)
+    }
+}
 
 /// Middleware: logs the request once its response is ready.
 pub async fn log_request(request: Request, next: Next) -> Response {

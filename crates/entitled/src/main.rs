@@ -3,6 +3,7 @@
 
 mod admin_cli;
 mod config;
+mod log_output;
 mod serve;
 
 use std::path::PathBuf;
@@ -162,7 +163,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    serve::init_logging(&config.log_format);
+    let log = match serve::init_logging(&config.log_format) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("entitled: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -179,6 +186,9 @@ fn main() -> ExitCode {
             Command::Keys(command) => admin_cli::keys(&config, command).await,
         }
     });
+    // Whatever the runtime's tasks still log, then the buffered lines, before the last word.
+    drop(runtime);
+    drop(log);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

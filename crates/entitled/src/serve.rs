@@ -12,19 +12,30 @@ use entitled_storage::{Storage, redact_url};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, parse_schedule};
+use crate::log_output::{LogBuffer, LogGuard};
 
-/// Logs to stderr, as JSON lines (default) or text; `RUST_LOG` sets the filter.
-pub fn init_logging(format: &str) {
+/// Logs to stderr, as JSON lines (default) or text, through a [`LogBuffer`]; `RUST_LOG`
+/// sets the filter. Keep the guard until the last line: dropping it writes out the rest.
+pub fn init_logging(format: &str) -> anyhow::Result<LogGuard> {
+    let (buffer, guard) =
+        LogBuffer::start(Box::new(std::io::stderr())).context("starting the log's flushing")?;
+    let before_panic = buffer.clone();
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        before_panic.try_flush();
+        report_panic(info);
+    }));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(buffer);
     if format == "text" {
         builder.init();
     } else {
         builder.json().flatten_event(true).init();
     }
+    Ok(guard)
 }
 
 /// Opens the configured database and applies pending migrations.

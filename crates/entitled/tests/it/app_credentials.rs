@@ -130,7 +130,8 @@ async fn credentials_are_write_only_and_sealed(db: Db) {
     .await;
     assert!(log.to_string().contains("app_store.subscription_key_id"));
     assert!(!log.to_string().contains(KEY_ID) && !log.to_string().contains(SHARED_SECRET));
-    assert!(!server.logs().contains(SHARED_SECRET) && !server.logs().contains(KEY_ID));
+    let logs = server.logs_written().await;
+    assert!(!logs.contains(SHARED_SECRET) && !logs.contains(KEY_ID));
     if let Some(path) = server.database_url.strip_prefix("sqlite://") {
         let bytes = std::fs::read(path).unwrap_or_default();
         let wal = std::fs::read(format!("{path}-wal")).unwrap_or_default();

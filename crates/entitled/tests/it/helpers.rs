@@ -195,9 +195,34 @@ impl TestServer {
         let _ = self.child.kill().await;
     }
 
-    /// Everything the server logged so far.
+    /// What the server has written to its log so far (request lines wait in a buffer for up
+    /// to 100 ms; warnings and errors are written at once).
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Everything the server logged before this call, once written: the log is written in
+    /// order, so this waits for the line of a request made last, for the purpose.
+    pub async fn logs_written(&self) -> String {
+        let marker = format!("logs-written-{}", rand::random::<u64>());
+        let (status, _, _) = send(
+            self.request(Method::GET, "/v1/health")
+                .header("X-Request-Id", marker.as_str()),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            if logs.contains(&marker) {
+                return logs;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the log never showed request {marker}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

@@ -72,8 +72,7 @@ async fn every_request_is_logged_once_without_keys(server: &TestServer) {
             .header("X-Request-Id", "log-check-2"),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs = server.logs();
+    let logs = server.logs_written().await;
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
