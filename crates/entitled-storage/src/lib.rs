@@ -326,6 +326,10 @@ pub trait CatalogStore: Send + Sync + 'static {
         project_id: &str,
         id: &str,
     ) -> Result<Option<Offering>, StorageError>;
+    /// Every offering of a project with its packages and their products, read together:
+    /// what the SDK's offerings endpoint shows on every app launch. On SQLite a reader
+    /// connection keeps it until something is committed.
+    async fn offering_tree(&self, project_id: &str) -> Result<Arc<OfferingTree>, StorageError>;
     /// A page of a project's offerings.
     async fn list_offerings(
         &self,
@@ -527,6 +531,17 @@ pub struct Visit {
     pub platform: Option<String>,
     /// The platform's version, when reported.
     pub platform_version: Option<String>,
+}
+
+/// A project's offerings, packages and the products attached to them, from one snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfferingTree {
+    /// Every offering, in creation order.
+    pub offerings: Vec<Offering>,
+    /// Every package of those offerings, in creation order.
+    pub packages: Vec<Package>,
+    /// The products attached to those packages as (package id, product), in attachment order.
+    pub products: Vec<(String, PackageProduct)>,
 }
 
 /// Everything the engine needs to compute one customer's state, read from one snapshot of

@@ -126,6 +126,17 @@ macro_rules! project_facts {
     };
 }
 
+/// A project's (`$project_id`) offering tree, read through `$view` each time.
+macro_rules! offering_tree {
+    ($view:expr, $project_id:expr) => {
+        std::sync::Arc::new($crate::shared::offering_tree::read_offering_tree!(
+            select_all,
+            $view,
+            $project_id
+        ))
+    };
+}
+
 /// PostgreSQL records transactions through sqlx only, one transaction each (no group writer).
 macro_rules! record_transaction_in_group {
     ($storage:expr, $project_id:expr, $transaction:expr, $events:expr, $now:expr) => {

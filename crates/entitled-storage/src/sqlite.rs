@@ -168,6 +168,14 @@ macro_rules! select_all {
     };
 }
 
+/// The rows `$sql` with `[binds]` selects through a bare reader connection `$conn`, each
+/// decoded by `$decode` (`select_all!`'s shape, for reads a reader connection keeps).
+macro_rules! select_on {
+    ($conn:expr, $sql:expr, [$($bind:expr),* $(,)?], $decode:path) => {
+        $crate::sqlite_reader::select_all($conn, $sql, rusqlite::params![$($bind),*], |row| $decode(row))
+    };
+}
+
 /// The API keys whose lookup is `$lookup` (`$sql` selects them by `$1`): through a reader
 /// connection's kept keys when there are synchronous readers (see
 /// `SqliteReader::keys_by_lookup`), else through sqlx.
@@ -224,29 +232,32 @@ macro_rules! project_facts {
         let project_id: &str = $project_id;
         match &$view.reader {
             Some(pinned) => {
-                let (version, offset) = pinned
-                    .with(|conn| {
-                        $crate::sqlite_reader::select_all(
-                            conn,
-                            $crate::shared::customer_reads::data_version_and_clock_offset_sql!(),
-                            rusqlite::params![project_id],
-                            |row| {
-                                use $crate::shared::RowExt;
-                                Ok((row.int("version")?, row.opt_int("offset_ms")?))
-                            },
-                        )
-                    })?
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| {
-                        $crate::StorageError::Internal("no data_version row".to_string())
-                    })?;
+                let (version, offset) = pinned.version_and_clock_offset(project_id)?;
                 let catalog = pinned.catalog_view(project_id, version, |conn| {
                     $crate::sqlite_reader::read_catalog(conn, project_id)
                 })?;
-                (catalog, offset.unwrap_or(0))
+                (catalog, offset)
             }
             None => $crate::shared::customer_reads::read_project_facts!($view, project_id),
+        }
+    }};
+}
+
+/// A project's (`$project_id`) offering tree, read through `$view` (a `read_together!`
+/// view); `?` returns its errors. Through a pinned reader, it comes from the connection's
+/// keeping while nothing was committed since it was read (see `PinnedRead::offering_tree`).
+macro_rules! offering_tree {
+    ($view:expr, $project_id:expr) => {{
+        use $crate::shared::offering_tree::read_offering_tree;
+        let project_id: &str = $project_id;
+        match &$view.reader {
+            Some(pinned) => {
+                let (version, _) = pinned.version_and_clock_offset(project_id)?;
+                pinned.offering_tree(project_id, version, |conn| {
+                    Ok(read_offering_tree!(select_on, conn, project_id))
+                })?
+            }
+            None => std::sync::Arc::new(read_offering_tree!(select_all, $view, project_id)),
         }
     }};
 }

@@ -19,8 +19,8 @@ use entitled_core::engine::CatalogView;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::StorageError;
 use crate::shared::RowExt;
+use crate::{OfferingTree, StorageError};
 
 /// Idle connections kept for reuse; more are opened when many reads overlap.
 const MAX_IDLE: usize = 16;
@@ -36,11 +36,13 @@ pub(crate) struct SqliteReader {
     idle: Mutex<Vec<ReaderConnection>>,
 }
 
-/// A reader connection with what was last read through it of the catalog and the API keys.
+/// A reader connection with what was last read through it of the catalog, the offerings and
+/// the API keys.
 #[derive(Debug)]
 struct ReaderConnection {
     conn: Connection,
-    catalog: RefCell<Option<CachedCatalog>>,
+    catalog: RefCell<Option<Kept<CatalogView>>>,
+    offerings: RefCell<Option<Kept<Arc<OfferingTree>>>>,
     keys: RefCell<KeptKeys>,
 }
 
@@ -54,18 +56,43 @@ struct KeptKeys {
     by_lookup: HashMap<String, Vec<ApiKey>>,
 }
 
-/// A project's catalog view as read in a snapshot whose `data_version` was `version`.
+/// Something of a project (its catalog view, its offering tree) as read in a snapshot whose
+/// `data_version` was `version`.
 ///
 /// SQLite's `data_version` of a connection changes whenever another connection commits,
 /// and a reader connection never writes; so while it is unchanged, the database, and with
-/// it the catalog, is exactly as it was when the view was read (SQLite empties its own
-/// page cache on the same signal). Every CustomerInfo needs the catalog; this spares two
-/// statements per read between commits.
+/// it what was read, is exactly as it was (SQLite empties its own page cache on the same
+/// signal). Every CustomerInfo needs the catalog and every app launch the offerings; this
+/// spares their statements between commits.
 #[derive(Debug)]
-struct CachedCatalog {
+struct Kept<T> {
     project_id: String,
     version: i64,
-    view: CatalogView,
+    view: T,
+}
+
+/// `slot`'s view when it was read for `project_id` under `version`, else `read`'s (then
+/// kept in `slot`).
+fn kept_or_read<T: Clone>(
+    slot: &RefCell<Option<Kept<T>>>,
+    conn: &Connection,
+    project_id: &str,
+    version: i64,
+    read: impl FnOnce(&Connection) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    if let Some(kept) = slot.borrow().as_ref()
+        && kept.version == version
+        && kept.project_id == project_id
+    {
+        return Ok(kept.view.clone());
+    }
+    let view = read(conn)?;
+    *slot.borrow_mut() = Some(Kept {
+        project_id: project_id.to_string(),
+        version,
+        view: view.clone(),
+    });
+    Ok(view)
 }
 
 impl SqliteReader {
@@ -85,6 +112,7 @@ impl SqliteReader {
         Ok(ReaderConnection {
             conn,
             catalog: RefCell::new(None),
+            offerings: RefCell::new(None),
             keys: RefCell::new(KeptKeys::default()),
         })
     }
@@ -209,6 +237,27 @@ impl PinnedRead {
         })
     }
 
+    /// This snapshot's `data_version` (see [`Kept`]) and `project_id`'s test-store clock
+    /// offset (0 without a clock), in one statement, which also starts the snapshot.
+    pub(crate) fn version_and_clock_offset(
+        &self,
+        project_id: &str,
+    ) -> Result<(i64, i64), StorageError> {
+        let rows = self.with(|conn| {
+            select_all(
+                conn,
+                crate::shared::customer_reads::data_version_and_clock_offset_sql!(),
+                rusqlite::params![project_id],
+                |row| Ok((row.int("version")?, row.opt_int("offset_ms")?)),
+            )
+        })?;
+        let (version, offset) = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| StorageError::Internal("no data_version row".to_string()))?;
+        Ok((version, offset.unwrap_or(0)))
+    }
+
     /// The catalog view of `project_id` in this snapshot, whose `data_version` is
     /// `version` (read inside this transaction, after it has read a table): the one this
     /// connection read last when nothing was committed since, else `read`'s (then kept).
@@ -219,19 +268,31 @@ impl PinnedRead {
         read: impl FnOnce(&Connection) -> Result<CatalogView, StorageError>,
     ) -> Result<CatalogView, StorageError> {
         let connection = self.connection()?;
-        if let Some(cached) = connection.catalog.borrow().as_ref()
-            && cached.version == version
-            && cached.project_id == project_id
-        {
-            return Ok(cached.view.clone());
-        }
-        let view = read(&connection.conn)?;
-        *connection.catalog.borrow_mut() = Some(CachedCatalog {
-            project_id: project_id.to_string(),
+        kept_or_read(
+            &connection.catalog,
+            &connection.conn,
+            project_id,
             version,
-            view: view.clone(),
-        });
-        Ok(view)
+            read,
+        )
+    }
+
+    /// The offering tree of `project_id` in this snapshot, kept as
+    /// [`catalog_view`](Self::catalog_view) keeps the catalog.
+    pub(crate) fn offering_tree(
+        &self,
+        project_id: &str,
+        version: i64,
+        read: impl FnOnce(&Connection) -> Result<OfferingTree, StorageError>,
+    ) -> Result<Arc<OfferingTree>, StorageError> {
+        let connection = self.connection()?;
+        kept_or_read(
+            &connection.offerings,
+            &connection.conn,
+            project_id,
+            version,
+            |conn| read(conn).map(Arc::new),
+        )
     }
 }
 

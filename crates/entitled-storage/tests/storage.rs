@@ -76,6 +76,7 @@ on_both_backends!(
     finished_jobs_lose_their_files_after_retention_and_nothing_else,
     a_purchase_is_recorded_once_with_its_deliveries,
     a_customers_snapshot_agrees_with_the_single_reads,
+    the_offering_tree_agrees_with_the_single_reads_and_follows_changes,
 );
 
 const T0: UnixMillis = UnixMillis(1_790_000_000_000);
@@ -1131,4 +1132,152 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
             .unwrap()
             .is_none()
     );
+}
+
+/// A subscription product of `app` with this store identifier.
+async fn product_of(
+    storage: &dyn Storage,
+    project: &Project,
+    app: &App,
+    store_identifier: &str,
+) -> entitled_core::Product {
+    let product = entitled_core::Product {
+        id: new_id(IdKind::Product),
+        project_id: project.id.clone(),
+        app_id: app.id.clone(),
+        store_identifier: store_identifier.to_string(),
+        product_type: entitled_core::ProductType::Subscription,
+        display_name: None,
+        subscription_duration: Some("P1M".to_string()),
+        test_store_price: None,
+        created_at: T0,
+    };
+    storage
+        .create_product(&product, &audit(project))
+        .await
+        .unwrap();
+    product
+}
+
+async fn the_offering_tree_agrees_with_the_single_reads_and_follows_changes(subject: &Subject) {
+    let storage = &subject.storage;
+    let other = project("another");
+    storage.create_project(&other).await.unwrap();
+    let project = project("offering tree");
+    storage.create_project(&project).await.unwrap();
+    let app = app(&project, "iOS");
+    let (public_key, _) = key(&project, Some(&app));
+    storage
+        .create_app(&app, None, &public_key, &audit(&project))
+        .await
+        .unwrap();
+    let monthly = product_of(storage.as_ref(), &project, &app, "monthly").await;
+    let annual = product_of(storage.as_ref(), &project, &app, "annual").await;
+    assert_eq!(
+        *storage.offering_tree(&project.id).await.unwrap(),
+        entitled_storage::OfferingTree::default()
+    );
+    let mut offerings = Vec::new();
+    for lookup_key in ["default", "sale"] {
+        let offering = entitled_core::Offering {
+            id: new_id(IdKind::Offering),
+            project_id: project.id.clone(),
+            lookup_key: lookup_key.to_string(),
+            display_name: lookup_key.to_uppercase(),
+            is_current: false,
+            metadata: Some(serde_json::json!({"color": lookup_key})),
+            created_at: T0,
+        };
+        storage
+            .create_offering(&offering, &audit(&project))
+            .await
+            .unwrap();
+        offerings.push(offering);
+    }
+    let mut packages = Vec::new();
+    for (offering, lookup_key) in [
+        (&offerings[0], "$rc_monthly"),
+        (&offerings[1], "$rc_annual"),
+    ] {
+        let package = entitled_core::Package {
+            id: new_id(IdKind::Package),
+            project_id: project.id.clone(),
+            offering_id: offering.id.clone(),
+            lookup_key: lookup_key.to_string(),
+            display_name: lookup_key.to_string(),
+            position: None,
+            created_at: T0,
+        };
+        storage
+            .create_package(&package, &audit(&project))
+            .await
+            .unwrap();
+        packages.push(package);
+    }
+    for (package, product) in [(&packages[0], &monthly), (&packages[1], &annual)] {
+        storage
+            .attach_package_products(
+                &project.id,
+                &package.id,
+                &[(product.id.clone(), "all".to_string())],
+                T0,
+                &audit(&project),
+            )
+            .await
+            .unwrap();
+    }
+
+    let tree = storage.offering_tree(&project.id).await.unwrap();
+    let ids = |items: &[String]| items.to_vec();
+    let offering_ids: Vec<String> = offerings.iter().map(|o| o.id.clone()).collect();
+    let package_ids: Vec<String> = packages.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(tree.offerings, offerings);
+    assert_eq!(
+        tree.packages,
+        storage
+            .packages_of_offerings(&project.id, &ids(&offering_ids))
+            .await
+            .unwrap()
+    );
+    assert_eq!(tree.packages.len(), 2);
+    assert_eq!(
+        tree.products,
+        storage
+            .products_of_packages(&project.id, &ids(&package_ids))
+            .await
+            .unwrap()
+    );
+    let attached: Vec<(&str, &str)> = tree
+        .products
+        .iter()
+        .map(|(package, p)| (package.as_str(), p.product.store_identifier.as_str()))
+        .collect();
+    assert_eq!(
+        attached,
+        [
+            (packages[0].id.as_str(), "monthly"),
+            (packages[1].id.as_str(), "annual")
+        ]
+    );
+    // Another project's tree is its own, even right after this one's was read.
+    assert_eq!(
+        *storage.offering_tree(&other.id).await.unwrap(),
+        entitled_storage::OfferingTree::default()
+    );
+    // A change shows in the next read (SQLite's readers keep the tree they read last until
+    // something is committed).
+    assert_eq!(storage.offering_tree(&project.id).await.unwrap(), tree);
+    storage
+        .detach_package_products(
+            &project.id,
+            &packages[1].id,
+            std::slice::from_ref(&annual.id),
+            &audit(&project),
+        )
+        .await
+        .unwrap();
+    let after = storage.offering_tree(&project.id).await.unwrap();
+    assert_eq!(after.products.len(), 1);
+    assert_eq!(after.products[0].1.product.id, monthly.id);
+    assert_eq!(after.offerings, tree.offerings);
 }

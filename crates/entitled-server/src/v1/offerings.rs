@@ -4,21 +4,14 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use entitled_storage::PageRequest;
+use entitled_core::{Package, PackageProduct};
+use entitled_storage::OfferingTree;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, V1ErrorBody};
-use crate::pagination::MAX_LIMIT;
 use crate::subscribers::{check_app_user_id, find_or_create};
-
-fn everything() -> PageRequest {
-    PageRequest {
-        starting_after: None,
-        limit: MAX_LIMIT,
-    }
-}
 
 /// The project's offerings with, in each package, the product of the calling key's app.
 #[utoipa::path(get, path = "/v1/subscribers/{app_user_id}/offerings", tag = "v1",
@@ -35,35 +28,33 @@ pub async fn get_offerings(
     check_app_user_id(&app_user_id, "app_user_id")?;
     let project_id = caller.project_id();
     let (customer, _) = find_or_create(&state, project_id, &app_user_id, state.now()).await?;
-    let offerings = state
-        .storage
-        .list_offerings(project_id, &everything())
-        .await?
-        .items;
-    let offering_ids: Vec<String> = offerings.iter().map(|o| o.id.clone()).collect();
-    let mut packages = state
-        .storage
-        .packages_of_offerings(project_id, &offering_ids)
-        .await?;
+    let tree = state.storage.offering_tree(project_id).await?;
+    Ok(Json(render(
+        &tree,
+        caller.key.app_id.as_deref(),
+        customer.offering_id.as_deref(),
+    )))
+}
+
+/// The offerings answer: every offering with the packages that have a product for `app_id`
+/// (the first product of each when the key belongs to no app), and the current offering:
+/// the customer's `assigned` one if any, else the project's.
+fn render(tree: &OfferingTree, app_id: Option<&str>, assigned: Option<&str>) -> Value {
+    let mut packages: Vec<&Package> = tree.packages.iter().collect();
     packages.sort_by_key(|p| (p.position.unwrap_or(i64::MAX), p.created_at));
-    let package_ids: Vec<String> = packages.iter().map(|p| p.id.clone()).collect();
-    let mut products: BTreeMap<String, Vec<entitled_core::PackageProduct>> = BTreeMap::new();
-    for (package_id, attached) in state
-        .storage
-        .products_of_packages(project_id, &package_ids)
-        .await?
-    {
+    let mut products: BTreeMap<&str, Vec<&PackageProduct>> = BTreeMap::new();
+    for (package_id, attached) in &tree.products {
         products.entry(package_id).or_default().push(attached);
     }
-    let app_id = caller.key.app_id.as_deref();
-    let rendered: Vec<Value> = offerings
+    let rendered: Vec<Value> = tree
+        .offerings
         .iter()
         .map(|offering| {
             let offering_packages: Vec<Value> = packages
                 .iter()
                 .filter(|p| p.offering_id == offering.id)
                 .filter_map(|package| {
-                    let attached = products.get(&package.id)?;
+                    let attached = products.get(package.id.as_str())?;
                     let product = match app_id {
                         Some(app_id) => attached.iter().find(|a| a.product.app_id == app_id),
                         None => attached.first(),
@@ -82,17 +73,14 @@ pub async fn get_offerings(
             })
         })
         .collect();
-    let assigned = customer
-        .offering_id
-        .as_deref()
-        .and_then(|id| offerings.iter().find(|o| o.id == id));
     let current = assigned
-        .or_else(|| offerings.iter().find(|o| o.is_current))
+        .and_then(|id| tree.offerings.iter().find(|o| o.id == id))
+        .or_else(|| tree.offerings.iter().find(|o| o.is_current))
         .map(|o| o.lookup_key.clone());
-    Ok(Json(json!({
+    json!({
         "current_offering_id": current,
         "offerings": rendered,
-    })))
+    })
 }
 
 /// Which store products unlock which entitlements.
@@ -169,4 +157,154 @@ pub async fn intro_eligibility(
         })
         .collect();
     Ok(Json(Value::Object(answer)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entitled_core::{Offering, Product, ProductType, UnixMillis};
+
+    fn offering(id: &str, is_current: bool) -> Offering {
+        Offering {
+            id: id.to_string(),
+            project_id: "proj".to_string(),
+            lookup_key: format!("{id}_key"),
+            display_name: id.to_uppercase(),
+            is_current,
+            metadata: None,
+            created_at: UnixMillis(1),
+        }
+    }
+
+    fn package(id: &str, offering_id: &str, position: Option<i64>, created: i64) -> Package {
+        Package {
+            id: id.to_string(),
+            project_id: "proj".to_string(),
+            offering_id: offering_id.to_string(),
+            lookup_key: format!("${id}"),
+            display_name: id.to_string(),
+            position,
+            created_at: UnixMillis(created),
+        }
+    }
+
+    fn attached(
+        package_id: &str,
+        app_id: &str,
+        store_identifier: &str,
+    ) -> (String, PackageProduct) {
+        let product = Product {
+            id: format!("prod_{store_identifier}"),
+            project_id: "proj".to_string(),
+            app_id: app_id.to_string(),
+            store_identifier: store_identifier.to_string(),
+            product_type: ProductType::Subscription,
+            display_name: None,
+            subscription_duration: Some("P1M".to_string()),
+            test_store_price: None,
+            created_at: UnixMillis(1),
+        };
+        let attached = PackageProduct {
+            product,
+            eligibility_criteria: "all".to_string(),
+        };
+        (package_id.to_string(), attached)
+    }
+
+    /// Two offerings; the first has three packages (one without an iOS product), the
+    /// second one package.
+    fn tree() -> OfferingTree {
+        OfferingTree {
+            offerings: vec![offering("main", true), offering("sale", false)],
+            packages: vec![
+                package("late", "main", None, 1),
+                package("second", "main", Some(2), 3),
+                package("first", "main", Some(1), 4),
+                package("sale_only", "sale", None, 5),
+            ],
+            products: vec![
+                attached("late", "ios", "late.ios"),
+                attached("late", "android", "late.android"),
+                attached("second", "android", "second.android"),
+                attached("first", "ios", "first.ios"),
+                attached("sale_only", "ios", "sale.ios"),
+            ],
+        }
+    }
+
+    /// (package identifier, product) per offering, in the answer's order.
+    fn shown(answer: &Value) -> Vec<(String, Vec<(String, String)>)> {
+        answer["offerings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let packages = o["packages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| {
+                        let text = |k: &str| p[k].as_str().unwrap().to_string();
+                        (text("identifier"), text("platform_product_identifier"))
+                    })
+                    .collect();
+                (o["identifier"].as_str().unwrap().to_string(), packages)
+            })
+            .collect()
+    }
+
+    fn pair(a: &str, b: &str) -> (String, String) {
+        (a.to_string(), b.to_string())
+    }
+
+    #[test]
+    fn packages_follow_their_positions_and_show_the_calling_apps_product() {
+        let tree = tree();
+        let ios = render(&tree, Some("ios"), None);
+        assert_eq!(ios["current_offering_id"], "main_key");
+        assert_eq!(
+            shown(&ios),
+            vec![
+                (
+                    "main_key".to_string(),
+                    vec![pair("$first", "first.ios"), pair("$late", "late.ios")]
+                ),
+                ("sale_key".to_string(), vec![pair("$sale_only", "sale.ios")]),
+            ]
+        );
+        let android = render(&tree, Some("android"), None);
+        assert_eq!(
+            shown(&android)[0].1,
+            vec![
+                pair("$second", "second.android"),
+                pair("$late", "late.android")
+            ]
+        );
+        assert!(shown(&android)[1].1.is_empty());
+        // A key of no app: each package's first product.
+        let any = render(&tree, None, None);
+        assert_eq!(shown(&any)[0].1.len(), 3);
+        assert_eq!(shown(&any)[0].1[2], pair("$late", "late.ios"));
+    }
+
+    #[test]
+    fn the_customers_assigned_offering_is_current_unless_it_is_gone() {
+        let tree = tree();
+        assert_eq!(
+            render(&tree, Some("ios"), Some("sale"))["current_offering_id"],
+            "sale_key"
+        );
+        assert_eq!(
+            render(&tree, Some("ios"), Some("deleted"))["current_offering_id"],
+            "main_key"
+        );
+        let none_current = OfferingTree {
+            offerings: vec![offering("main", false)],
+            ..OfferingTree::default()
+        };
+        assert_eq!(
+            render(&none_current, None, None)["current_offering_id"],
+            Value::Null
+        );
+    }
 }

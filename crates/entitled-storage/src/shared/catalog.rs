@@ -319,6 +319,13 @@ macro_rules! impl_catalog_store {
                 Ok(found.into_iter().next())
             }
 
+            async fn offering_tree(
+                &self,
+                project_id: &str,
+            ) -> Result<std::sync::Arc<$crate::OfferingTree>, $crate::StorageError> {
+                read_together!(self, |view| Ok(offering_tree!(view, project_id)))
+            }
+
             async fn list_offerings(
                 &self,
                 project_id: &str,

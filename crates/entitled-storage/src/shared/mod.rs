@@ -9,6 +9,7 @@ pub(crate) mod audit;
 pub(crate) mod catalog;
 pub(crate) mod customer_reads;
 pub(crate) mod customers;
+pub(crate) mod offering_tree;
 pub(crate) mod projects;
 pub(crate) mod purchase_writes;
 pub(crate) mod purchases;
