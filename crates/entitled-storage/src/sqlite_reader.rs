@@ -108,6 +108,7 @@ impl SqliteReader {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        plan_once(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(ReaderConnection {
             conn,
@@ -310,6 +311,20 @@ impl Drop for PinnedRead {
             }
         }
     }
+}
+
+/// Makes `conn`'s prepared statements keep their plans whatever values are bound (SQLite's
+/// query planner stability guarantee). Otherwise SQLite compiles a statement again whenever
+/// a new value is bound to a parameter its plan looked at, such as `LIMIT $3`: every
+/// paginated read, every offerings answer and every webhook event's aliases paid a compile
+/// (bench/README.md, run 11). entitled has no statistics tables or `LIKE` patterns whose
+/// values a plan could use.
+pub(crate) fn plan_once(conn: &Connection) -> Result<(), StorageError> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 impl From<rusqlite::Error> for StorageError {
@@ -696,6 +711,49 @@ mod tests {
             idle.iter()
                 .all(|c| c.keys.borrow().by_lookup.len() <= MAX_KEPT_LOOKUPS)
         );
+    }
+
+    #[test]
+    fn a_statement_is_compiled_once_whatever_its_limit() {
+        let (_dir, path, _writer) = wal_database(
+            "CREATE TABLE t (seq INTEGER PRIMARY KEY, name TEXT);
+             INSERT INTO t (name) VALUES ('a'), ('b'), ('c');",
+        );
+        let reader = SqliteReader::new(path);
+        let sql = "SELECT name FROM t WHERE seq > $1 ORDER BY seq LIMIT $2";
+        let page = |after: i64, limit: i64| {
+            reader
+                .with(|conn| {
+                    select_all(conn, sql, rusqlite::params![after, limit], |row| {
+                        row.text("name")
+                    })
+                })
+                .unwrap()
+        };
+        assert_eq!(page(0, 2), ["a", "b"]);
+        assert_eq!(page(2, 2), ["c"]);
+        assert_eq!(page(0, 1), ["a"]);
+        let recompiled = reader
+            .with(|conn| {
+                let statement = conn.prepare_cached(sql)?;
+                Ok(statement.get_status(rusqlite::StatementStatus::RePrepare))
+            })
+            .unwrap();
+        assert_eq!(recompiled, 0, "the statement was compiled again");
+        // The same reads on a connection without the guarantee: compiled again each time a
+        // new limit is bound (what the guarantee spares).
+        let plain = Connection::open(&reader.path).unwrap();
+        for limit in [2, 1, 3] {
+            let mut statement = plain.prepare_cached(sql).unwrap();
+            let rows: Vec<String> = statement
+                .query_map(rusqlite::params![0, limit], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(rows.len(), limit as usize);
+        }
+        let statement = plain.prepare_cached(sql).unwrap();
+        assert!(statement.get_status(rusqlite::StatementStatus::RePrepare) >= 1);
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl SqliteWriter {
              PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
         )?;
         conn.set_prepared_statement_cache_capacity(32);
+        crate::sqlite_reader::plan_once(&conn)?;
         let (queue, jobs) = mpsc::channel(MAX_WAITING);
         tokio::spawn(write_groups(conn, pool, jobs));
         Ok(Self { queue })
@@ -159,13 +160,13 @@ async fn write_groups(conn: Connection, pool: SqlitePool, mut jobs: mpsc::Receiv
 
 /// Runs each job in a savepoint of one immediate transaction, commits, then answers them.
 fn write_group(conn: &Connection, jobs: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
         tracing::warn!(error = %e, writes = jobs.len(), "a write group could not begin");
         return;
     }
     let mut replies = Vec::with_capacity(jobs.len());
     for job in jobs {
-        if let Err(e) = conn.execute_batch("SAVEPOINT one_write") {
+        if let Err(e) = run(conn, "SAVEPOINT one_write") {
             tracing::warn!(error = %e, "a write could not begin");
             continue;
         }
@@ -180,23 +181,29 @@ fn write_group(conn: &Connection, jobs: Vec<Job>) {
                 continue;
             }
         };
-        let end = if succeeded {
-            "RELEASE one_write"
+        let ended = if succeeded {
+            run(conn, "RELEASE one_write")
         } else {
-            "ROLLBACK TO one_write; RELEASE one_write"
+            conn.execute_batch("ROLLBACK TO one_write; RELEASE one_write")
         };
-        match conn.execute_batch(end) {
+        match ended {
             Ok(()) => replies.push(reply),
             Err(e) => reply(Err(e.to_string())),
         }
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    let committed = run(conn, "COMMIT").map_err(|e| e.to_string());
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     for reply in replies {
         reply(committed.clone());
     }
+}
+
+/// Runs one statement without parameters, compiled once per connection (a savepoint and
+/// its release come with every write).
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Runs `sql` with `params[i]` bound to `$i+1`; returns the rows changed.
