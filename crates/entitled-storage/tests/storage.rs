@@ -956,29 +956,8 @@ async fn entitlement_unlocking(
 async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
     use entitled_core::purchases::{LifecycleEvent, LifecycleKind, Store};
     let storage = &subject.storage;
-    let project = project("snapshots");
-    storage.create_project(&project).await.unwrap();
-    let app = app(&project, "iOS");
-    let (public_key, _) = key(&project, Some(&app));
-    storage
-        .create_app(&app, None, &public_key, &audit(&project))
-        .await
-        .unwrap();
-    let product = entitled_core::Product {
-        id: new_id(IdKind::Product),
-        project_id: project.id.clone(),
-        app_id: app.id.clone(),
-        store_identifier: "pro_monthly".to_string(),
-        product_type: entitled_core::ProductType::Subscription,
-        display_name: None,
-        subscription_duration: Some("P1M".to_string()),
-        test_store_price: None,
-        created_at: T0,
-    };
-    storage
-        .create_product(&product, &audit(&project))
-        .await
-        .unwrap();
+    let (project, app) = project_with_app(storage.as_ref(), "snapshots").await;
+    let product = product_of(storage.as_ref(), &project, &app, "pro_monthly").await;
     let pro = entitlement_unlocking(storage.as_ref(), &project, "pro", &product.id).await;
     let buyer = customer(&project, "buyer");
     let bystander = customer(&project, "bystander");
@@ -1134,7 +1113,20 @@ async fn a_customers_snapshot_agrees_with_the_single_reads(subject: &Subject) {
     );
 }
 
-/// A subscription product of `app` with this store identifier.
+/// A new project with an iOS app (and the app's public key).
+async fn project_with_app(storage: &dyn Storage, name: &str) -> (Project, App) {
+    let project = project(name);
+    storage.create_project(&project).await.unwrap();
+    let app = app(&project, "iOS");
+    let (public_key, _) = key(&project, Some(&app));
+    storage
+        .create_app(&app, None, &public_key, &audit(&project))
+        .await
+        .unwrap();
+    (project, app)
+}
+
+/// A monthly subscription product of `app` with this store identifier.
 async fn product_of(
     storage: &dyn Storage,
     project: &Project,
@@ -1163,14 +1155,7 @@ async fn the_offering_tree_agrees_with_the_single_reads_and_follows_changes(subj
     let storage = &subject.storage;
     let other = project("another");
     storage.create_project(&other).await.unwrap();
-    let project = project("offering tree");
-    storage.create_project(&project).await.unwrap();
-    let app = app(&project, "iOS");
-    let (public_key, _) = key(&project, Some(&app));
-    storage
-        .create_app(&app, None, &public_key, &audit(&project))
-        .await
-        .unwrap();
+    let (project, app) = project_with_app(storage.as_ref(), "offering tree").await;
     let monthly = product_of(storage.as_ref(), &project, &app, "monthly").await;
     let annual = product_of(storage.as_ref(), &project, &app, "annual").await;
     assert_eq!(
