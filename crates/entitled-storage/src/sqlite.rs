@@ -234,7 +234,9 @@ macro_rules! project_facts {
             Some(pinned) => {
                 let (version, offset) = pinned.version_and_clock_offset(project_id)?;
                 let catalog = pinned.catalog_view(project_id, version, |conn| {
-                    $crate::sqlite_reader::read_catalog(conn, project_id)
+                    Ok($crate::shared::customer_reads::read_catalog!(
+                        select_on, conn, project_id
+                    ))
                 })?;
                 (catalog, offset)
             }

@@ -435,27 +435,6 @@ pub(crate) fn select_all<T>(
     Ok(decoded)
 }
 
-/// The catalog view of a project, read through `conn`.
-pub(crate) fn read_catalog(
-    conn: &Connection,
-    project_id: &str,
-) -> Result<CatalogView, StorageError> {
-    use crate::shared::customer_reads as sql;
-    let by_product = select_all(
-        conn,
-        sql::entitlements_by_product_sql!(),
-        rusqlite::params![project_id],
-        |row| crate::shared::text_pair_from_row(row),
-    )?;
-    let lookup_keys = select_all(
-        conn,
-        sql::entitlement_lookup_keys_sql!(),
-        rusqlite::params![project_id],
-        |row| crate::shared::text_pair_from_row(row),
-    )?;
-    Ok(sql::catalog_view_of(by_product, lookup_keys))
-}
-
 /// The names of the first parameters, so binding them allocates nothing.
 const PARAMETER_NAMES: [&str; 12] = [
     "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12",

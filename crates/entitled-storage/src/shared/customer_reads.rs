@@ -133,19 +133,20 @@ macro_rules! entitlement_lookup_keys_sql {
 }
 pub(crate) use entitlement_lookup_keys_sql;
 
-/// The engine's catalog view of a project (`$project_id`), read through `$view` with the
-/// backend's `select_all!`; `?` returns its errors.
+/// The engine's catalog view of a project (`$project_id`), each statement run by
+/// `$select!($view, sql, [binds], decode)` (the backend's `select_all!`, or the SQLite
+/// reader's `select_on!` for a bare connection); `?` returns its errors.
 macro_rules! read_catalog {
-    ($view:expr, $project_id:expr) => {{
+    ($select:ident, $view:expr, $project_id:expr) => {{
         use $crate::shared::customer_reads as sql;
         let project_id: &str = $project_id;
-        let by_product = select_all!(
+        let by_product = $select!(
             $view,
             sql::entitlements_by_product_sql!(),
             [project_id],
             $crate::shared::text_pair_from_row
         )?;
-        let lookup_keys = select_all!(
+        let lookup_keys = $select!(
             $view,
             sql::entitlement_lookup_keys_sql!(),
             [project_id],
@@ -161,7 +162,7 @@ pub(crate) use read_catalog;
 macro_rules! read_project_facts {
     ($view:expr, $project_id:expr) => {{
         let project_id: &str = $project_id;
-        let catalog = $crate::shared::customer_reads::read_catalog!($view, project_id);
+        let catalog = $crate::shared::customer_reads::read_catalog!(select_all, $view, project_id);
         let offsets = select_all!(
             $view,
             $crate::shared::customer_reads::test_clock_offset_sql!(),
