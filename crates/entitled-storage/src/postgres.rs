@@ -118,8 +118,16 @@ macro_rules! read_together {
     }};
 }
 
+/// A project's (`$project_id`) catalog view, read through `$view` each time; `?` returns
+/// its errors.
+macro_rules! catalog_view {
+    ($view:expr, $project_id:expr) => {
+        $crate::shared::customer_reads::read_catalog!(select_all, $view, $project_id)
+    };
+}
+
 /// A project's (`$project_id`) catalog view and test-store clock offset, read through
-/// `$view`; `?` returns its errors.
+/// `$view` each time; `?` returns its errors.
 macro_rules! project_facts {
     ($view:expr, $project_id:expr) => {
         $crate::shared::customer_reads::read_project_facts!($view, $project_id)

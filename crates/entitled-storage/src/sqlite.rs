@@ -223,22 +223,42 @@ macro_rules! read_together {
     }};
 }
 
+/// A project's (`$project_id`) catalog view under configuration version `$version`, read
+/// through the pinned reader `$pinned`: the connection's kept view while the configuration
+/// did not change since it was read (see `PinnedRead::catalog_view`); `?` returns its errors.
+macro_rules! kept_catalog_view {
+    ($pinned:expr, $project_id:expr, $version:expr) => {{
+        let project_id: &str = $project_id;
+        $pinned.catalog_view(project_id, $version, |conn| {
+            Ok($crate::shared::customer_reads::read_catalog!(
+                select_on, conn, project_id
+            ))
+        })?
+    }};
+}
+
+/// A project's (`$project_id`) catalog view, read through `$view` (a `read_together!`
+/// view); `?` returns its errors. Through a pinned reader, kept (`kept_catalog_view!`).
+macro_rules! catalog_view {
+    ($view:expr, $project_id:expr) => {{
+        let project_id: &str = $project_id;
+        match &$view.reader {
+            Some(pinned) => kept_catalog_view!(pinned, project_id, pinned.config_version()?),
+            None => $crate::shared::customer_reads::read_catalog!(select_all, $view, project_id),
+        }
+    }};
+}
+
 /// A project's (`$project_id`) catalog view and test-store clock offset, read through
-/// `$view` (a `read_together!` view, after a read of the customer's rows); `?` returns its
-/// errors. Through a pinned reader, the catalog comes from the connection's cache while
-/// nothing was committed since it was read (see `PinnedRead::catalog_view`).
+/// `$view` (a `read_together!` view); `?` returns its errors. Through a pinned reader, the
+/// catalog is kept (`kept_catalog_view!`), and the clock offset comes with the version.
 macro_rules! project_facts {
     ($view:expr, $project_id:expr) => {{
         let project_id: &str = $project_id;
         match &$view.reader {
             Some(pinned) => {
                 let (version, offset) = pinned.version_and_clock_offset(project_id)?;
-                let catalog = pinned.catalog_view(project_id, version, |conn| {
-                    Ok($crate::shared::customer_reads::read_catalog!(
-                        select_on, conn, project_id
-                    ))
-                })?;
-                (catalog, offset)
+                (kept_catalog_view!(pinned, project_id, version), offset)
             }
             None => $crate::shared::customer_reads::read_project_facts!($view, project_id),
         }
@@ -247,7 +267,8 @@ macro_rules! project_facts {
 
 /// A project's (`$project_id`) offering tree, read through `$view` (a `read_together!`
 /// view); `?` returns its errors. Through a pinned reader, it comes from the connection's
-/// keeping while nothing was committed since it was read (see `PinnedRead::offering_tree`).
+/// keeping while the configuration did not change since it was read (see
+/// `PinnedRead::offering_tree`).
 macro_rules! offering_tree {
     ($view:expr, $project_id:expr) => {{
         use $crate::shared::offering_tree::read_offering_tree;

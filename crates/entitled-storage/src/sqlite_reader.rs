@@ -25,7 +25,7 @@ use crate::{OfferingTree, StorageError};
 /// Idle connections kept for reuse; more are opened when many reads overlap.
 const MAX_IDLE: usize = 16;
 
-/// The most key lookups a connection keeps between commits; beyond it, it starts over (so
+/// The most key lookups a connection keeps under one configuration version; beyond it, it starts over (so
 /// requests with made-up keys cannot grow it).
 const MAX_KEPT_LOOKUPS: usize = 256;
 
@@ -46,10 +46,10 @@ struct ReaderConnection {
     keys: RefCell<KeptKeys>,
 }
 
-/// API keys by lookup as read while the connection's `data_version` was `version` (see
-/// [`CachedCatalog`] for why that stands for "nothing was committed since"). Every request
-/// authenticates; this spares the key's row on all but the first request after a commit,
-/// while a key revoked by any connection or process is refused once the revocation commits.
+/// API keys by lookup as read while the configuration version was `version` (see [`Kept`]
+/// for why that stands for "no key changed since"). Every request authenticates; this spares
+/// the key's row on all but the first request after a key changed, while a key revoked by
+/// any connection or process is refused once the revocation commits.
 #[derive(Debug, Default)]
 struct KeptKeys {
     version: i64,
@@ -57,13 +57,16 @@ struct KeptKeys {
 }
 
 /// Something of a project (its catalog view, its offering tree) as read in a snapshot whose
-/// `data_version` was `version`.
+/// configuration version was `version`.
 ///
-/// SQLite's `data_version` of a connection changes whenever another connection commits,
-/// and a reader connection never writes; so while it is unchanged, the database, and with
-/// it what was read, is exactly as it was (SQLite empties its own page cache on the same
-/// signal). Every CustomerInfo needs the catalog and every app launch the offerings; this
-/// spares their statements between commits.
+/// The configuration version is the counter of the `config_version` table, which triggers
+/// move with every insert, update and delete of API keys, products, entitlements, offerings,
+/// packages and their links, made by any connection or process (SQLite migration 0014). While
+/// it is unchanged, what was read from those tables is exactly as it is. Every CustomerInfo
+/// needs the catalog, every app launch the offerings and every request its key; this spares
+/// their statements until the configuration changes. SQLite's own `data_version`, kept under
+/// before, moves with every commit: under a stream of purchases (a commit every few
+/// milliseconds) nothing stayed kept (bench/README.md, run 12).
 #[derive(Debug)]
 struct Kept<T> {
     project_id: String,
@@ -167,8 +170,8 @@ impl SqliteReader {
         result
     }
 
-    /// The API keys whose lookup is `lookup`: those the connection read last when nothing
-    /// was committed since, else `read`'s (then kept).
+    /// The API keys whose lookup is `lookup`: those the connection read last when the
+    /// configuration did not change since, else `read`'s (then kept).
     pub(crate) fn keys_by_lookup(
         &self,
         lookup: &str,
@@ -190,7 +193,7 @@ fn keys_through(
 ) -> Result<Vec<ApiKey>, StorageError> {
     let version: i64 = connection
         .conn
-        .prepare_cached("PRAGMA data_version")?
+        .prepare_cached(crate::shared::customer_reads::config_version_sql!())?
         .query_row([], |row| row.get(0))?;
     if let Some(keys) = kept_keys(&connection.keys.borrow(), version, lookup) {
         return Ok(keys);
@@ -238,8 +241,24 @@ impl PinnedRead {
         })
     }
 
-    /// This snapshot's `data_version` (see [`Kept`]) and `project_id`'s test-store clock
-    /// offset (0 without a clock), in one statement, which also starts the snapshot.
+    /// This snapshot's configuration version (see [`Kept`]).
+    pub(crate) fn config_version(&self) -> Result<i64, StorageError> {
+        let versions = self.with(|conn| {
+            select_all(
+                conn,
+                crate::shared::customer_reads::config_version_sql!(),
+                rusqlite::params![],
+                |row| row.int("version"),
+            )
+        })?;
+        versions
+            .into_iter()
+            .next()
+            .ok_or_else(|| StorageError::Internal("no config_version row".to_string()))
+    }
+
+    /// This snapshot's configuration version (see [`Kept`]) and `project_id`'s test-store
+    /// clock offset (0 without a clock), in one statement.
     pub(crate) fn version_and_clock_offset(
         &self,
         project_id: &str,
@@ -247,7 +266,7 @@ impl PinnedRead {
         let rows = self.with(|conn| {
             select_all(
                 conn,
-                crate::shared::customer_reads::data_version_and_clock_offset_sql!(),
+                crate::shared::customer_reads::config_version_and_clock_offset_sql!(),
                 rusqlite::params![project_id],
                 |row| Ok((row.int("version")?, row.opt_int("offset_ms")?)),
             )
@@ -255,13 +274,13 @@ impl PinnedRead {
         let (version, offset) = rows
             .into_iter()
             .next()
-            .ok_or_else(|| StorageError::Internal("no data_version row".to_string()))?;
+            .ok_or_else(|| StorageError::Internal("no config_version row".to_string()))?;
         Ok((version, offset.unwrap_or(0)))
     }
 
-    /// The catalog view of `project_id` in this snapshot, whose `data_version` is
-    /// `version` (read inside this transaction, after it has read a table): the one this
-    /// connection read last when nothing was committed since, else `read`'s (then kept).
+    /// The catalog view of `project_id` in this snapshot, whose configuration version is
+    /// `version` (read inside this transaction): the one this connection read last when the
+    /// configuration did not change since, else `read`'s (then kept).
     pub(crate) fn catalog_view(
         &self,
         project_id: &str,
@@ -485,6 +504,26 @@ mod tests {
         (dir, path, writer)
     }
 
+    /// A WAL database with entitled's own schema (every SQLite migration, in order) and two
+    /// projects, `p` and `q` (with an app, `app`), with a writer on it.
+    fn migrated_database() -> (tempfile::TempDir, PathBuf, Connection) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        let schema: Vec<String> = files
+            .iter()
+            .map(|file| std::fs::read_to_string(file).unwrap())
+            .collect();
+        let projects =
+            "INSERT INTO projects (id, name, created_at) VALUES ('p', 'P', 1), ('q', 'Q', 1);
+             INSERT INTO apps (id, project_id, name, app_type, created_at)
+                 VALUES ('app', 'q', 'App', 'test_store', 1);";
+        wal_database(&format!("{}\n{projects}", schema.join("\n")))
+    }
+
     #[test]
     fn reads_what_a_writer_committed_and_reuses_its_connection() {
         let (_dir, path, writer) = wal_database(
@@ -589,11 +628,11 @@ mod tests {
     }
 
     #[test]
-    fn a_catalog_view_is_kept_until_another_connection_commits() {
-        let (_dir, path, writer) = wal_database(
-            "CREATE TABLE test_clocks (project_id TEXT PRIMARY KEY, offset_ms INTEGER);
-             INSERT INTO test_clocks VALUES ('p', 5);",
-        );
+    fn a_catalog_view_is_kept_until_the_configuration_changes() {
+        let (_dir, path, writer) = migrated_database();
+        writer
+            .execute("INSERT INTO test_clocks VALUES ('p', 5)", [])
+            .unwrap();
         let reader = Arc::new(SqliteReader::new(path));
         let view = |lookup_key: &str| {
             let mut view = CatalogView::default();
@@ -604,17 +643,8 @@ mod tests {
         // One read: the snapshot's version, then the catalog of `project` (`fresh` if read).
         let read = |project: &str, fresh: &str| {
             let pinned = reader.pin().unwrap();
-            let rows = pinned
-                .with(|conn| {
-                    select_all(
-                        conn,
-                        crate::shared::customer_reads::data_version_and_clock_offset_sql!(),
-                        rusqlite::params![project],
-                        |row| Ok((row.int("version")?, row.opt_int("offset_ms")?)),
-                    )
-                })
-                .unwrap();
-            let (version, offset) = rows[0];
+            let (version, offset) = pinned.version_and_clock_offset(project).unwrap();
+            assert_eq!(pinned.config_version().unwrap(), version);
             let mut reads = 0;
             let catalog = pinned
                 .catalog_view(project, version, |_| {
@@ -624,30 +654,75 @@ mod tests {
                 .unwrap();
             (catalog.lookup_keys["entl"].clone(), offset, reads)
         };
-        assert_eq!(read("p", "pro"), ("pro".to_string(), Some(5), 1));
-        // Nothing committed since: the view read before, not a new one.
-        assert_eq!(read("p", "gold"), ("pro".to_string(), Some(5), 0));
+        assert_eq!(read("p", "pro"), ("pro".to_string(), 5, 1));
+        // Nothing changed since: the view read before, not a new one.
+        assert_eq!(read("p", "gold"), ("pro".to_string(), 5, 0));
         // Another project's catalog is read, and becomes the one kept.
-        assert_eq!(read("q", "basic"), ("basic".to_string(), None, 1));
-        assert_eq!(read("q", "other"), ("basic".to_string(), None, 0));
-        // A commit by another connection: read again.
+        assert_eq!(read("q", "basic"), ("basic".to_string(), 0, 1));
+        assert_eq!(read("q", "other"), ("basic".to_string(), 0, 0));
+        // Commits by another connection that leave the configuration alone (a purchase, a
+        // visit, the test clock): still kept, while the snapshot itself is new.
         writer
-            .execute("UPDATE test_clocks SET offset_ms = 7", [])
+            .execute_batch(
+                "UPDATE test_clocks SET offset_ms = 7;
+                 INSERT INTO customers (key, project_id, id, first_seen_at)
+                     VALUES ('ck', 'q', 'user', 1);
+                 UPDATE customers SET last_seen_at = 2;",
+            )
             .unwrap();
-        assert_eq!(read("q", "gold"), ("gold".to_string(), None, 1));
-        assert_eq!(read("p", "gold"), ("gold".to_string(), Some(7), 1));
-        assert_eq!(read("p", "silver"), ("gold".to_string(), Some(7), 0));
+        assert_eq!(read("q", "gold"), ("basic".to_string(), 0, 0));
+        // Each kind of change to each table kept things come from, by another connection:
+        // read again.
+        let changes = [
+            "INSERT INTO products (id, project_id, app_id, store_identifier, product_type,
+                 created_at) VALUES ('prod', 'q', 'app', 'pro_monthly', 'subscription', 1)",
+            "UPDATE products SET display_name = 'Pro monthly'",
+            "INSERT INTO entitlements (id, project_id, lookup_key, display_name, created_at)
+                 VALUES ('entl', 'q', 'pro', 'Pro', 1)",
+            "INSERT INTO entitlement_products (entitlement_id, product_id, created_at)
+                 VALUES ('entl', 'prod', 1)",
+            "UPDATE entitlement_products SET created_at = 2",
+            "DELETE FROM entitlement_products",
+            "UPDATE entitlements SET display_name = 'Gold'",
+            "DELETE FROM entitlements",
+            "INSERT INTO offerings (id, project_id, lookup_key, display_name, is_current,
+                 created_at) VALUES ('ofrng', 'q', 'default', 'Default', 1, 1)",
+            "UPDATE offerings SET is_current = 0",
+            "INSERT INTO packages (id, project_id, offering_id, lookup_key, display_name,
+                 created_at) VALUES ('pkg', 'q', 'ofrng', '$rc_monthly', 'Monthly', 1)",
+            "UPDATE packages SET position = 1",
+            "INSERT INTO package_products (package_id, product_id, app_id, eligibility_criteria,
+                 created_at) VALUES ('pkg', 'prod', 'app', 'all', 1)",
+            "UPDATE package_products SET eligibility_criteria = 'google_sdk_ge_6'",
+            "DELETE FROM package_products",
+            "DELETE FROM packages",
+            "DELETE FROM offerings",
+            "DELETE FROM products",
+            "INSERT INTO api_keys (id, project_id, kind, name, lookup, hash, permissions,
+                 created_at) VALUES ('key1', 'q', 'secret', 'ci', 'sk_abc', 'h', 'all', 1)",
+            "UPDATE api_keys SET revoked_at = 2",
+            "DELETE FROM api_keys",
+        ];
+        for (n, change) in changes.iter().enumerate() {
+            writer.execute(change, []).unwrap();
+            let fresh = format!("change {n}");
+            assert_eq!(read("q", &fresh), (fresh.clone(), 0, 1), "{change}");
+            assert_eq!(read("q", "kept?"), (fresh, 0, 0), "{change}");
+        }
+        assert_eq!(read("p", "again"), ("again".to_string(), 7, 1));
     }
 
     #[test]
-    fn keys_are_kept_until_another_connection_commits() {
-        let (_dir, path, writer) = wal_database(&format!(
-            "CREATE TABLE api_keys (id TEXT, project_id TEXT, app_id TEXT, kind TEXT, name TEXT,
-                 lookup TEXT, hash TEXT, permissions TEXT, created_at INTEGER, revoked_at INTEGER);
-             INSERT INTO api_keys VALUES ('key1', 'p', NULL, 'secret', 'ci', 'sk_abc', '{}',
-                 'all', 1, NULL);",
-            entitled_core::hash_key("sk_abc123")
-        ));
+    fn keys_are_kept_until_the_configuration_changes() {
+        let (_dir, path, writer) = migrated_database();
+        writer
+            .execute(
+                "INSERT INTO api_keys (id, project_id, app_id, kind, name, lookup, hash,
+                     permissions, created_at) VALUES ('key1', 'p', NULL, 'secret', 'ci',
+                     'sk_abc', $1, 'all', 1)",
+                [entitled_core::hash_key("sk_abc123")],
+            )
+            .unwrap();
         let reader = SqliteReader::new(path);
         // The keys of `lookup`, and whether they were read from the table.
         let keys = |lookup: &str| {
@@ -675,6 +750,15 @@ mod tests {
         // An unknown lookup is read, then kept as unknown.
         assert_eq!(keys("sk_nope"), (vec![], 1));
         assert_eq!(keys("sk_nope"), (vec![], 0));
+        // A commit that leaves the keys alone (a visit, a purchase): still kept.
+        writer
+            .execute(
+                "INSERT INTO customers (key, project_id, id, first_seen_at)
+                     VALUES ('ck', 'p', 'user', 1)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(keys("sk_abc"), (vec![false], 0));
         // Revoked by another connection (the CLI, another node): read again at once.
         writer
             .execute("UPDATE api_keys SET revoked_at = 2", [])

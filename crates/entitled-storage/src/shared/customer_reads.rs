@@ -102,16 +102,25 @@ macro_rules! pending_temporary_grants_of_sql {
 }
 pub(crate) use pending_temporary_grants_of_sql;
 
-/// A reader connection's `data_version` (see sqlite_reader.rs) and a project's (`$1`)
-/// test-store clock offset (`NULL`: 0), in one statement. The statement reads a table, so
-/// the version is the one of the snapshot it reads.
-macro_rules! data_version_and_clock_offset_sql {
+/// The configuration version: the counter of the `config_version` table, which triggers
+/// move with every change to API keys, the catalog and offerings (SQLite migration 0014;
+/// what reader connections keep under it: sqlite_reader.rs).
+macro_rules! config_version_sql {
     () => {
-        "SELECT (SELECT data_version FROM pragma_data_version) AS version, \
+        "SELECT version FROM config_version"
+    };
+}
+pub(crate) use config_version_sql;
+
+/// The configuration version (as [`config_version_sql`]) and a project's (`$1`) test-store
+/// clock offset (`NULL`: 0), in one statement.
+macro_rules! config_version_and_clock_offset_sql {
+    () => {
+        "SELECT (SELECT version FROM config_version) AS version, \
          (SELECT offset_ms FROM test_clocks WHERE project_id = $1) AS offset_ms"
     };
 }
-pub(crate) use data_version_and_clock_offset_sql;
+pub(crate) use config_version_and_clock_offset_sql;
 
 /// Which entitlement (`lookup_key`) each product (`product`) of a project (`$1`) unlocks.
 macro_rules! entitlements_by_product_sql {

@@ -352,7 +352,7 @@ macro_rules! impl_purchase_store {
                 &self,
                 project_id: &str,
             ) -> Result<entitled_core::engine::CatalogView, $crate::StorageError> {
-                Ok($crate::shared::customer_reads::read_catalog!(select_all, self, project_id))
+                read_together!(self, |view| Ok(catalog_view!(view, project_id)))
             }
 
             async fn customer_facts(
@@ -380,7 +380,7 @@ macro_rules! impl_purchase_store {
                     };
                     let aliases = select_all!(view, sql::first_aliases_sql!(), [customer_key, i64::from(max_aliases)],
                         $crate::shared::alias_from_row)?;
-                    let catalog = sql::read_catalog!(select_all, view, project_id);
+                    let catalog = catalog_view!(view, project_id);
                     Ok(Some($crate::EventSubject { customer, aliases, catalog }))
                 })
             }
