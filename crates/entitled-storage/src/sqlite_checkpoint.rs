@@ -11,7 +11,7 @@
 //! the file grew without end: 3.5 GB in a minute of load on a 250 MB database. Once the WAL
 //! holds more than [`MAX_WAL_FRAMES`], the thread has it rewound:
 //!
-//! 1. passive checkpoints first, until few frames are left uncopied ([`catch_up`]), while
+//! 1. passive checkpoints first, until one finds few frames to copy ([`catch_up`]), while
 //!    writers carry on;
 //! 2. then the storage's write turn (its one write connection's fair queue), so that writers
 //!    wait in that queue rather than racing for SQLite's lock in their busy handlers, which
@@ -22,8 +22,9 @@
 //!    beginning. The file keeps its size and is overwritten (truncating it, then growing it
 //!    again, cost writers 40–50 ms more per rewind).
 //!
-//! Under full receipt load a rewind now stops writes for 40–90 ms (every second or so; it was
-//! 100–200 ms), see bench/README.md run 10.
+//! Under full receipt load a rewind stopped writes for 40–90 ms (every second or so; it was
+//! 100–200 ms), see bench/README.md run 10, most of it copying and syncing what writers had
+//! added during the last pass, which the first step took for done (run 12).
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -107,12 +108,15 @@ impl Checkpointer {
                     match checkpoint(c) {
                         Ok(frames) if frames.in_wal > max_frames => {
                             let wal_frames = frames.in_wal;
-                            let left = catch_up(c, frames);
+                            let found = catch_up(c, frames);
+                            if let Err(e) = sync_database(&path) {
+                                tracing::warn!(error = %e, "checkpoint: cannot sync the database");
+                            }
                             let started = std::time::Instant::now();
                             match rewind(c) {
                                 Ok(()) => tracing::debug!(
                                     wal_frames,
-                                    left,
+                                    last_pass_found = found,
                                     took_ms = started.elapsed().as_millis() as u64,
                                     "WAL rewound"
                                 ),
@@ -151,8 +155,9 @@ fn wait_briefly(tries: i32) -> bool {
     true
 }
 
-/// The WAL's frames after a checkpoint: how many it holds, and how many of them are copied
-/// into the database.
+/// What a checkpoint reports: the WAL's frames as it found them when it began, and how many
+/// of them are now copied into the database. Writers keep appending while a passive
+/// checkpoint copies, so `in_wal` is already behind when it returns.
 #[derive(Debug, Clone, Copy)]
 struct Frames {
     in_wal: i64,
@@ -169,28 +174,50 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<Frames> {
     })
 }
 
-/// Frames left uncopied below which a rewind may start: copying them, while writers wait,
-/// takes a few milliseconds.
-const SMALL_REMAINDER: i64 = 1_024;
+/// Frames a pass may find to copy for the rewind to start after it: the frames writers add
+/// during so short a pass are what the rewind then copies, and syncs, while they wait.
+const SMALL_REMAINDER: i64 = 256;
 
-/// Passive checkpoints after the first, at most, before a rewind.
-const CATCH_UP_PASSES: usize = 4;
+/// Passive checkpoints, at most, before a rewind.
+const CATCH_UP_PASSES: usize = 8;
 
-/// Before a rewind, which stops writers while it copies every frame not yet copied: passive
-/// checkpoints (writers carry on) until few are left, since a pass over a large WAL lets
-/// writers add thousands more. Returns the frames left uncopied. Without it, rewinds under
-/// full receipt load copied what a second of writes left and stopped them for 94–177 ms.
-fn catch_up(conn: &Connection, mut frames: Frames) -> i64 {
+/// Before a rewind, which stops writers while it copies every frame not yet copied and syncs
+/// the WAL and the database: passive checkpoints (writers carry on) until one finds few
+/// frames to copy. Each pass copies what arrived during the one before, so under steady
+/// writes they shrink: a pass over 20,000 frames lets writers add thousands, one over a few
+/// hundred a few dozen. `last` is the checkpoint that found the WAL too large. Returns the
+/// frames the last pass found to copy.
+///
+/// A checkpoint's own report cannot say how much is left (it counts the WAL as it began),
+/// so what a pass found is its WAL's end less where the pass before had copied up to. Taking
+/// "all copied" at its word, rewinds began with a second's worth of frames still to copy and
+/// stopped writers for 45–115 ms (bench/README.md, run 12).
+fn catch_up(conn: &Connection, last: Frames) -> i64 {
+    let mut copied = last.copied;
+    let mut found = last.in_wal - last.copied;
     for _ in 0..CATCH_UP_PASSES {
-        if frames.in_wal - frames.copied <= SMALL_REMAINDER {
+        let Ok(pass) = checkpoint(conn) else { break };
+        // A WAL that started over since (writers rewind a WAL that was all copied) is
+        // new from its first frame.
+        found = if pass.in_wal >= copied {
+            pass.in_wal - copied
+        } else {
+            pass.in_wal
+        };
+        copied = pass.copied;
+        if found <= SMALL_REMAINDER {
             break;
         }
-        match checkpoint(conn) {
-            Ok(next) => frames = next,
-            Err(_) => break,
-        }
     }
-    frames.in_wal - frames.copied
+    found
+}
+
+/// Writes the pages passive checkpoints copied into the database file to disk, while writers
+/// carry on. SQLite syncs the database only after a pass that copies the whole WAL, which
+/// steady writes never allow, so a rewind's own sync (with writers waiting) flushed every
+/// page the passes had copied since the last rewind: tens of milliseconds (run 12).
+fn sync_database(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_data()
 }
 
 #[cfg(test)]
@@ -236,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn catching_up_copies_the_wal_before_a_rewind_and_only_when_much_is_left() {
+    fn catching_up_copies_what_came_after_the_last_pass_until_a_pass_finds_little() {
         let (_dir, path, writer) = blob_table_in_wal();
         let insert = |rows: usize| {
             for _ in 0..rows {
@@ -247,27 +274,30 @@ mod tests {
         };
         let database_bytes = || std::fs::metadata(&path).unwrap().len();
         let checkpointer = Connection::open(&path).unwrap();
-        // A few frames uncopied: no pass, nothing copied.
         insert(10);
-        let before = database_bytes();
-        let few = Frames {
-            in_wal: 10,
-            copied: 0,
-        };
-        assert_eq!(catch_up(&checkpointer, few), 10);
-        assert_eq!(database_bytes(), before);
-        // Many uncopied (as when writers outran the last pass): passes until none are left.
+        let last = checkpoint(&checkpointer).unwrap();
+        assert_eq!(last.in_wal, last.copied, "the pass copied all it found");
+        // Writers went on after that pass reported "all copied": what they added is copied
+        // before the rewind, by a pass, and the next pass finds nothing left.
         insert(3_000);
-        let many = Frames {
-            in_wal: 3_010,
-            copied: 0,
-        };
-        assert_eq!(catch_up(&checkpointer, many), 0);
+        let before = database_bytes();
+        assert_eq!(catch_up(&checkpointer, last), 0);
         assert!(
-            database_bytes() > 3_000 * 3_000,
+            database_bytes() > before + 3_000 * 3_000,
             "the WAL was not copied: {} bytes",
             database_bytes()
         );
+        // Nothing new since: one pass finds nothing, and copies nothing.
+        let last = checkpoint(&checkpointer).unwrap();
+        let before = database_bytes();
+        assert_eq!(catch_up(&checkpointer, last), 0);
+        assert_eq!(database_bytes(), before);
+        // A few frames since: one pass finds and copies them.
+        insert(5);
+        let found = catch_up(&checkpointer, last);
+        assert!((5..=SMALL_REMAINDER).contains(&found), "{found}");
+        let after = checkpoint(&checkpointer).unwrap();
+        assert_eq!(after.in_wal, after.copied);
     }
 
     #[test]
