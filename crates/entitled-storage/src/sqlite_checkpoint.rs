@@ -11,8 +11,8 @@
 //! the file grew without end: 3.5 GB in a minute of load on a 250 MB database. Once the WAL
 //! holds more than [`MAX_WAL_FRAMES`], the thread has it rewound:
 //!
-//! 1. passive checkpoints first, until one finds few frames to copy ([`catch_up`]), while
-//!    writers carry on;
+//! 1. passive checkpoints first, each followed by a sync of the database, until one finds
+//!    few frames to copy ([`catch_up`]), while writers carry on;
 //! 2. then the storage's write turn (its one write connection's fair queue), so that writers
 //!    wait in that queue rather than racing for SQLite's lock in their busy handlers, which
 //!    sleep up to 100 ms between tries (receipts' p99 was 520 ms that way);
@@ -22,9 +22,9 @@
 //!    beginning. The file keeps its size and is overwritten (truncating it, then growing it
 //!    again, cost writers 40–50 ms more per rewind).
 //!
-//! Under full receipt load a rewind stopped writes for 40–90 ms (every second or so; it was
-//! 100–200 ms), see bench/README.md run 10, most of it copying and syncing what writers had
-//! added during the last pass, which the first step took for done (run 12).
+//! Under full receipt load a rewind (every second or so) stops writes for 1–20 ms; it was
+//! 100–200 ms before these steps (bench/README.md run 10), and 45–200 ms while the first step
+//! took a pass's report for what was left and left the database's sync to the rewind (run 12).
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -108,10 +108,7 @@ impl Checkpointer {
                     match checkpoint(c) {
                         Ok(frames) if frames.in_wal > max_frames => {
                             let wal_frames = frames.in_wal;
-                            let found = catch_up(c, frames);
-                            if let Err(e) = sync_database(&path) {
-                                tracing::warn!(error = %e, "checkpoint: cannot sync the database");
-                            }
+                            let found = catch_up(c, &path, frames);
                             let started = std::time::Instant::now();
                             match rewind(c) {
                                 Ok(()) => tracing::debug!(
@@ -183,16 +180,19 @@ const CATCH_UP_PASSES: usize = 8;
 
 /// Before a rewind, which stops writers while it copies every frame not yet copied and syncs
 /// the WAL and the database: passive checkpoints (writers carry on) until one finds few
-/// frames to copy. Each pass copies what arrived during the one before, so under steady
-/// writes they shrink: a pass over 20,000 frames lets writers add thousands, one over a few
-/// hundred a few dozen. `last` is the checkpoint that found the WAL too large. Returns the
-/// frames the last pass found to copy.
+/// frames to copy, each followed by a sync of the database (`path`). Each pass copies what
+/// arrived during the one before, so under steady writes they shrink: a pass over 20,000
+/// frames lets writers add thousands, one over a few hundred a few dozen. `last` is the
+/// checkpoint that found the WAL too large. Returns the frames the last pass found to copy.
 ///
 /// A checkpoint's own report cannot say how much is left (it counts the WAL as it began),
 /// so what a pass found is its WAL's end less where the pass before had copied up to. Taking
-/// "all copied" at its word, rewinds began with a second's worth of frames still to copy and
-/// stopped writers for 45–115 ms (bench/README.md, run 12).
-fn catch_up(conn: &Connection, last: Frames) -> i64 {
+/// "all copied" at its word, rewinds began with a second's worth of frames still to copy.
+/// And SQLite syncs the database only after a pass that copies the whole WAL, which steady
+/// writes never allow, so the rewind's own sync flushed every page the passes had copied
+/// since the last rewind. The two stopped writers for 45–200 ms a rewind; now 1–20 ms
+/// (bench/README.md, run 12).
+fn catch_up(conn: &Connection, path: &std::path::Path, last: Frames) -> i64 {
     let mut copied = last.copied;
     let mut found = last.in_wal - last.copied;
     for _ in 0..CATCH_UP_PASSES {
@@ -205,6 +205,9 @@ fn catch_up(conn: &Connection, last: Frames) -> i64 {
             pass.in_wal
         };
         copied = pass.copied;
+        if let Err(e) = sync_database(path) {
+            tracing::warn!(error = %e, "checkpoint: cannot sync the database");
+        }
         if found <= SMALL_REMAINDER {
             break;
         }
@@ -212,10 +215,7 @@ fn catch_up(conn: &Connection, last: Frames) -> i64 {
     found
 }
 
-/// Writes the pages passive checkpoints copied into the database file to disk, while writers
-/// carry on. SQLite syncs the database only after a pass that copies the whole WAL, which
-/// steady writes never allow, so a rewind's own sync (with writers waiting) flushed every
-/// page the passes had copied since the last rewind: tens of milliseconds (run 12).
+/// Writes the pages passive checkpoints copied into the database file at `path` to disk.
 fn sync_database(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::File::open(path)?.sync_data()
 }
@@ -281,7 +281,7 @@ mod tests {
         // before the rewind, by a pass, and the next pass finds nothing left.
         insert(3_000);
         let before = database_bytes();
-        assert_eq!(catch_up(&checkpointer, last), 0);
+        assert_eq!(catch_up(&checkpointer, &path, last), 0);
         assert!(
             database_bytes() > before + 3_000 * 3_000,
             "the WAL was not copied: {} bytes",
@@ -290,11 +290,11 @@ mod tests {
         // Nothing new since: one pass finds nothing, and copies nothing.
         let last = checkpoint(&checkpointer).unwrap();
         let before = database_bytes();
-        assert_eq!(catch_up(&checkpointer, last), 0);
+        assert_eq!(catch_up(&checkpointer, &path, last), 0);
         assert_eq!(database_bytes(), before);
         // A few frames since: one pass finds and copies them.
         insert(5);
-        let found = catch_up(&checkpointer, last);
+        let found = catch_up(&checkpointer, &path, last);
         assert!((5..=SMALL_REMAINDER).contains(&found), "{found}");
         let after = checkpoint(&checkpointer).unwrap();
         assert_eq!(after.in_wal, after.copied);
