@@ -275,7 +275,7 @@ macro_rules! offering_tree {
         let project_id: &str = $project_id;
         match &$view.reader {
             Some(pinned) => {
-                let (version, _) = pinned.version_and_clock_offset(project_id)?;
+                let version = pinned.config_version()?;
                 pinned.offering_tree(project_id, version, |conn| {
                     Ok(read_offering_tree!(select_on, conn, project_id))
                 })?

@@ -191,10 +191,7 @@ fn keys_through(
     lookup: &str,
     read: impl FnOnce(&Connection) -> Result<Vec<ApiKey>, StorageError>,
 ) -> Result<Vec<ApiKey>, StorageError> {
-    let version: i64 = connection
-        .conn
-        .prepare_cached(crate::shared::customer_reads::config_version_sql!())?
-        .query_row([], |row| row.get(0))?;
+    let version = config_version(&connection.conn)?;
     if let Some(keys) = kept_keys(&connection.keys.borrow(), version, lookup) {
         return Ok(keys);
     }
@@ -206,6 +203,13 @@ fn keys_through(
     }
     kept.by_lookup.insert(lookup.to_string(), keys.clone());
     Ok(keys)
+}
+
+/// The configuration version (see [`Kept`]) as `conn` sees it now.
+fn config_version(conn: &Connection) -> Result<i64, StorageError> {
+    Ok(conn
+        .prepare_cached(crate::shared::customer_reads::config_version_sql!())?
+        .query_row([], |row| row.get(0))?)
 }
 
 /// The keys of `lookup` kept under `version`, if any.
@@ -243,18 +247,7 @@ impl PinnedRead {
 
     /// This snapshot's configuration version (see [`Kept`]).
     pub(crate) fn config_version(&self) -> Result<i64, StorageError> {
-        let versions = self.with(|conn| {
-            select_all(
-                conn,
-                crate::shared::customer_reads::config_version_sql!(),
-                rusqlite::params![],
-                |row| row.int("version"),
-            )
-        })?;
-        versions
-            .into_iter()
-            .next()
-            .ok_or_else(|| StorageError::Internal("no config_version row".to_string()))
+        self.with(config_version)
     }
 
     /// This snapshot's configuration version (see [`Kept`]) and `project_id`'s test-store
