@@ -106,13 +106,11 @@ fn stopped() -> StorageError {
 /// Writes each visit's last-seen fields onto its customer, one prepared statement each;
 /// what a visit does not report stays as it was.
 pub(crate) fn touch_customers(conn: &Connection, visits: &[Visit]) -> Result<(), StorageError> {
-    let mut update = conn.prepare_cached(
-        "UPDATE customers SET last_seen_at = ?2, \
-         last_seen_app_version = COALESCE(?3, last_seen_app_version), \
-         last_seen_platform = COALESCE(?4, last_seen_platform), \
-         last_seen_platform_version = COALESCE(?5, last_seen_platform_version) \
-         WHERE key = ?1",
-    )?;
+    let mut update = conn.prepare_cached(concat!(
+        "UPDATE customers SET ",
+        crate::shared::customers::last_seen_set_sql!("?2", "?3", "?4", "?5"),
+        " WHERE key = ?1"
+    ))?;
     for visit in visits {
         update.execute(rusqlite::params![
             visit.customer_key,

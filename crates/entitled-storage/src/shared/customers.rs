@@ -277,3 +277,24 @@ macro_rules! impl_customer_store {
     };
 }
 pub(crate) use impl_customer_store;
+
+/// The `SET` list a last-seen visit writes onto its customer, given the SQL of the visit's
+/// time and of what it reported: the time always, each reported field only when reported
+/// (`NULL` keeps what was seen before). One rule for the SQLite group writer's statement and
+/// the batched statement of the other backends.
+macro_rules! last_seen_set_sql {
+    ($seen_at:literal, $app_version:literal, $platform:literal, $platform_version:literal) => {
+        concat!(
+            "last_seen_at = ",
+            $seen_at,
+            ", last_seen_app_version = COALESCE(",
+            $app_version,
+            ", last_seen_app_version), last_seen_platform = COALESCE(",
+            $platform,
+            ", last_seen_platform), last_seen_platform_version = COALESCE(",
+            $platform_version,
+            ", last_seen_platform_version)"
+        )
+    };
+}
+pub(crate) use last_seen_set_sql;

@@ -336,11 +336,11 @@ macro_rules! impl_purchase_store {
                     }))
                     .collect();
                 let sql = concat!(
-                    "UPDATE customers SET last_seen_at = v.seen_at, \
-                     last_seen_app_version = COALESCE(v.app_version, last_seen_app_version), \
-                     last_seen_platform = COALESCE(v.platform, last_seen_platform), \
-                     last_seen_platform_version = COALESCE(v.platform_version, last_seen_platform_version) \
-                     FROM ", visits_in_param1!(), " WHERE customers.key = v.customer_key");
+                    "UPDATE customers SET ",
+                    $crate::shared::customers::last_seen_set_sql!(
+                        "v.seen_at", "v.app_version", "v.platform", "v.platform_version"
+                    ),
+                    " FROM ", visits_in_param1!(), " WHERE customers.key = v.customer_key");
                 sqlx::query(sql)
                     .bind(serde_json::Value::Array(rows).to_string())
                     .execute(&self.pool)
