@@ -61,7 +61,8 @@ const RETRY_EVERY: Duration = Duration::from_millis(10);
 pub enum CustomerLocks {
     /// In this process.
     Local(Arc<Mutex<HashSet<String>>>),
-    /// PostgreSQL advisory locks.
+    /// PostgreSQL advisory locks, each held by a session of this pool (kept apart from the
+    /// pool the changes use: see `PostgresStorage`).
     Postgres(PgPool),
 }
 

@@ -16,10 +16,26 @@ type Db = Postgres;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Connections a node opens for its reads and writes.
+const POOLED_CONNECTIONS: u32 = 16;
+
+/// Database sessions a node keeps for customer locks (one per customer being changed on this
+/// node at a time).
+const LOCK_SESSIONS: u32 = 32;
+
+/// How long a call waits for a free connection (or lock session) before it fails as
+/// `Unavailable` (503).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// PostgreSQL storage.
 #[derive(Debug, Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+    /// The sessions that hold customer locks, apart from `pool`: a held lock keeps its
+    /// session until released, and the change it guards needs connections of its own; from
+    /// one pool, as many changes at once as it has connections would each hold one and wait
+    /// for another until the timeout.
+    lock_sessions: PgPool,
 }
 
 impl PostgresStorage {
@@ -30,11 +46,19 @@ impl PostgresStorage {
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_with(options)
+            .max_connections(POOLED_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
             .await?;
-        Ok(Self { pool })
+        // Opened when the first lock is taken: a node that changes no customer holds none.
+        let lock_sessions = PgPoolOptions::new()
+            .max_connections(LOCK_SESSIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            lock_sessions,
+        })
     }
 
     async fn run_migrations(&self) -> Result<(), StorageError> {
@@ -43,7 +67,7 @@ impl PostgresStorage {
     }
 
     fn locks(&self) -> crate::CustomerLocks {
-        crate::CustomerLocks::Postgres(self.pool.clone())
+        crate::CustomerLocks::Postgres(self.lock_sessions.clone())
     }
 
     /// A transaction that will write.

@@ -127,3 +127,30 @@ async fn sequential_changes_never_meet_their_own_lock() {
     }
     assert_eq!(purchases_of(&one, "steady").await, 40);
 }
+
+/// Many customers changed at once on PostgreSQL, more than the node's pool of connections:
+/// every change succeeds. Each held customer lock keeps a database session; were those taken
+/// from the pool the changes themselves use, the locks' holders would wait for connections
+/// the locks hold, until the pool's timeout answered 503.
+#[tokio::test]
+async fn more_customers_changed_at_once_than_pooled_connections_all_succeed() {
+    let Some(db) = TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let server = TestServer::start_on(&db.url, &[]).await;
+    crate::sdk::catalog(&server).await;
+    let mut posts = Vec::new();
+    for i in 0..48 {
+        let request = server
+            .with_key(Method::POST, "/v1/receipts", &server.public_key)
+            .json(&json!({"app_user_id": format!("crowd_{i}"), "fetch_token": format!("tok_crowd_{i}"), "product_id": "lifetime"}));
+        posts.push(tokio::spawn(send(request)));
+    }
+    for (i, post) in posts.into_iter().enumerate() {
+        let (status, _, body) = post.await.unwrap();
+        assert_eq!(status, 200, "customer {i}: {body}");
+    }
+    for i in [0, 47] {
+        assert_eq!(purchases_of(&server, &format!("crowd_{i}")).await, 1);
+    }
+}
