@@ -19,13 +19,37 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Connections a node opens for its reads and writes.
 const POOLED_CONNECTIONS: u32 = 16;
 
-/// Database sessions a node keeps for customer locks (one per customer being changed on this
-/// node at a time).
-const LOCK_SESSIONS: u32 = 32;
+/// Database sessions a node keeps for customer locks: one per customer being changed on this
+/// node at a time; more changes at once wait for a session. With the pooled connections, a
+/// node opens at most 24 connections (PostgreSQL allows 100 by default; README.md).
+const LOCK_SESSIONS: u32 = 8;
 
 /// How long a call waits for a free connection (or lock session) before it fails as
 /// `Unavailable` (503).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a pooled connection may sit idle before it is pinged when taken from the pool.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// Pool settings shared by both pools: at most `max` connections; a connection idle for
+/// [`PING_IDLE_AFTER`] or longer is pinged before use (a dead one is replaced then instead of
+/// failing its caller's statement), one in use moments ago is not. sqlx pings on every
+/// acquire by default, a round trip per statement: half of a CustomerInfo read's round trips
+/// on this store were pings (bench/README.md, run 13).
+fn pool_options(max: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
 
 /// PostgreSQL storage.
 #[derive(Debug, Clone)]
@@ -45,16 +69,11 @@ impl PostgresStorage {
     /// replaced by the pool; while the server is unreachable, calls fail as `Unavailable`.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(POOLED_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+        let pool = pool_options(POOLED_CONNECTIONS)
             .connect_with(options.clone())
             .await?;
         // Opened when the first lock is taken: a node that changes no customer holds none.
-        let lock_sessions = PgPoolOptions::new()
-            .max_connections(LOCK_SESSIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options);
+        let lock_sessions = pool_options(LOCK_SESSIONS).connect_lazy_with(options);
         Ok(Self {
             pool,
             lock_sessions,
