@@ -63,6 +63,23 @@ impl TestDatabase {
         &self.url
     }
 
+    /// Ends every session connected to the database, as a restart or failover of the server
+    /// would; returns how many there were.
+    pub async fn end_sessions(&self) -> u64 {
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("connecting to the PostgreSQL server");
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.name)
+        .fetch_all(&mut admin)
+        .await
+        .expect("ending the database's sessions");
+        ended.into_iter().filter(|ended| *ended).count() as u64
+    }
+
     /// The database's URL with its host and port replaced, e.g. to go through a proxy.
     pub fn url_via(&self, host_port: &str) -> String {
         let after_at = self.url.rfind('@').map_or(0, |at| at + 1);

@@ -98,6 +98,30 @@ async fn every_request_is_logged_once_without_keys(server: &TestServer) {
     }
 }
 
+/// PostgreSQL ending the node's sessions (a restart, a failover, an administrator) costs no
+/// request once the node has been idle a moment: a connection idle for a second is pinged
+/// before use and replaced when dead (but not pinged before every statement).
+#[tokio::test]
+async fn sessions_the_database_ended_are_replaced_before_use() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let server = TestServer::start_on(database.url(), &[]).await;
+    let apps = server.project_path("/apps");
+    let reads: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(send(server.secret(Method::GET, &apps))))
+        .collect();
+    for read in reads {
+        assert_eq!(read.await.unwrap().0, 200);
+    }
+    assert!(database.end_sessions().await > 0, "the node had sessions");
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    for _ in 0..8 {
+        let (status, _, body) = send(server.secret(Method::GET, &apps)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 #[tokio::test]
 async fn storage_unreachable_is_503_and_readiness_says_so() {
     let Some(database) = TestDatabase::create().await else {
