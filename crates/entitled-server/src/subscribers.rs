@@ -74,12 +74,9 @@ pub async fn find_or_create(
     }
 }
 
-/// Takes the locks of these customers (sorted, so two requests never wait on each other
-/// crosswise) for as long as the returned guards live; 423 when another request holds one.
-pub async fn lock_customers(
-    state: &AppState,
-    keys: &[&str],
-) -> Result<Vec<CustomerLock>, ApiError> {
+/// Takes the locks of these customers, all together or none, for as long as the returned
+/// guard lives; 423 when another request holds one.
+pub async fn lock_customers(state: &AppState, keys: &[&str]) -> Result<CustomerLock, ApiError> {
     lock_customers_within(state, keys, state.lock_wait).await
 }
 
@@ -89,26 +86,23 @@ pub async fn lock_customers_within(
     state: &AppState,
     keys: &[&str],
     wait: std::time::Duration,
-) -> Result<Vec<CustomerLock>, ApiError> {
-    let mut sorted: Vec<&str> = keys.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let locks = state.storage.customer_locks();
-    let mut held = Vec::with_capacity(sorted.len());
-    for key in sorted {
-        match locks.try_lock(key, wait).await? {
-            Some(lock) => held.push(lock),
-            None => {
-                let mut err = ApiError::new(
-                    ErrorKind::Locked,
-                    "Another request is changing this customer; retry shortly",
-                );
-                err.retry_after_secs = Some(1);
-                return Err(err);
-            }
+) -> Result<CustomerLock, ApiError> {
+    match state
+        .storage
+        .customer_locks()
+        .try_lock_all(keys, wait)
+        .await?
+    {
+        Some(lock) => Ok(lock),
+        None => {
+            let mut err = ApiError::new(
+                ErrorKind::Locked,
+                "Another request is changing this customer; retry shortly",
+            );
+            err.retry_after_secs = Some(1);
+            Err(err)
         }
     }
-    Ok(held)
 }
 
 /// A customer's subscriptions, purchases and entitlements at `now`.

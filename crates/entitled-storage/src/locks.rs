@@ -73,9 +73,25 @@ impl CustomerLocks {
         key: &str,
         wait: Duration,
     ) -> Result<Option<CustomerLock>, StorageError> {
+        self.try_lock_all(&[key], wait).await
+    }
+
+    /// Tries to take the locks of all `keys` together, waiting up to `wait`; `None` when
+    /// another holder kept any of them (then none is held). One guard releases them all.
+    /// On PostgreSQL they are held by one session: a change of two customers (a login that
+    /// merges, a transfer) takes one of the node's lock sessions, not two, so such changes
+    /// at once cannot each hold a session while waiting for another.
+    pub async fn try_lock_all(
+        &self,
+        keys: &[&str],
+        wait: Duration,
+    ) -> Result<Option<CustomerLock>, StorageError> {
+        let mut keys: Vec<String> = keys.iter().map(|key| key.to_string()).collect();
+        keys.sort_unstable();
+        keys.dedup();
         let deadline = Instant::now() + wait;
         loop {
-            if let Some(lock) = self.try_once(key).await? {
+            if let Some(lock) = self.try_once(&keys).await? {
                 return Ok(Some(lock));
             }
             if Instant::now() + RETRY_EVERY > deadline {
@@ -85,46 +101,56 @@ impl CustomerLocks {
         }
     }
 
-    async fn try_once(&self, key: &str) -> Result<Option<CustomerLock>, StorageError> {
+    async fn try_once(&self, keys: &[String]) -> Result<Option<CustomerLock>, StorageError> {
         match self {
             CustomerLocks::Local(held) => {
                 let mut guard = held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if !guard.insert(key.to_string()) {
+                if keys.iter().any(|key| guard.contains(key)) {
                     return Ok(None);
                 }
+                guard.extend(keys.iter().cloned());
                 let held = held.clone();
-                let key = key.to_string();
+                let keys = keys.to_vec();
                 Ok(Some(CustomerLock {
                     release: Some(Box::new(move || {
-                        held.lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .remove(&key);
+                        let mut guard =
+                            held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        for key in &keys {
+                            guard.remove(key);
+                        }
                     })),
                 }))
             }
             CustomerLocks::Postgres(pool) => {
                 let mut connection = pool.acquire().await?;
-                let taken: bool =
-                    sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                        .bind(key)
-                        .fetch_one(&mut *connection)
-                        .await?;
-                if !taken {
+                let taken: Vec<bool> = sqlx::query_scalar(
+                    "SELECT pg_try_advisory_lock(hashtextextended(k, 0)) \
+                     FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
+                )
+                .bind(keys)
+                .fetch_all(&mut *connection)
+                .await?;
+                let held: Vec<String> = keys
+                    .iter()
+                    .zip(&taken)
+                    .filter(|(_, taken)| **taken)
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                if held.len() < keys.len() {
+                    // Some were taken: give back those this try got, on the same session, so
+                    // it returns to the pool holding nothing (or is closed, which releases).
+                    if unlock(&mut connection, &held).await.is_err() {
+                        let _ = connection.close().await;
+                    }
                     return Ok(None);
                 }
-                let key = key.to_string();
                 Ok(Some(CustomerLock {
                     release: Some(Box::new(move || {
                         let release = tokio::spawn(async move {
                             let mut connection = connection;
-                            let released =
-                                sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
-                                    .bind(&key)
-                                    .execute(&mut *connection)
-                                    .await;
-                            if released.is_err() {
+                            if unlock(&mut connection, &held).await.is_err() {
                                 // A connection that could not unlock must not go back to the
-                                // pool still holding the lock: closing it releases the lock.
+                                // pool still holding the locks: closing it releases them.
                                 let _ = connection.close().await;
                             }
                         });
@@ -139,5 +165,59 @@ impl CustomerLocks {
                 }))
             }
         }
+    }
+}
+
+/// Releases the advisory locks of `keys` that `connection`'s session holds.
+async fn unlock(
+    connection: &mut sqlx::pool::PoolConnection<sqlx::Postgres>,
+    keys: &[String],
+) -> Result<(), sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k")
+        .bind(keys)
+        .execute(&mut **connection)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> CustomerLocks {
+        CustomerLocks::Local(Arc::new(Mutex::new(HashSet::new())))
+    }
+
+    #[tokio::test]
+    async fn locks_are_taken_all_together_or_not_at_all() {
+        let locks = local();
+        let both = locks
+            .try_lock_all(&["b", "a", "a"], Duration::ZERO)
+            .await
+            .unwrap()
+            .expect("a and b are free");
+        assert!(
+            locks
+                .try_lock_all(&["c", "b"], Duration::ZERO)
+                .await
+                .unwrap()
+                .is_none(),
+            "b is held"
+        );
+        // The refused try took nothing: c is still free.
+        let c = locks.try_lock("c", Duration::ZERO).await.unwrap();
+        assert!(c.is_some());
+        drop(both);
+        assert!(
+            locks
+                .try_lock_all(&["a", "b"], Duration::ZERO)
+                .await
+                .unwrap()
+                .is_some(),
+            "released together"
+        );
     }
 }

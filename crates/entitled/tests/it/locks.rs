@@ -154,3 +154,39 @@ async fn more_customers_changed_at_once_than_pooled_connections_all_succeed() {
         assert_eq!(purchases_of(&server, &format!("crowd_{i}")).await, 1);
     }
 }
+
+/// Logins that merge two customers, more at once than a node has lock sessions, on
+/// PostgreSQL: every one succeeds. Each takes both customers' locks on one session; with a
+/// session per lock, each could hold one session and wait for a second until the timeout.
+#[tokio::test]
+async fn merging_logins_at_once_on_postgresql_all_succeed() {
+    let Some(db) = TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let server = TestServer::start_on(&db.url, &[]).await;
+    crate::sdk::catalog(&server).await;
+    let pairs = 24;
+    for i in 0..pairs {
+        for user in [format!("$RCAnonymousID:merge{i}"), format!("member_{i}")] {
+            let (status, _, body) = send(server.with_key(
+                Method::GET,
+                &format!("/v1/subscribers/{user}"),
+                &server.public_key,
+            ))
+            .await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+    let logins: Vec<_> = (0..pairs)
+        .map(|i| {
+            let request = server
+                .with_key(Method::POST, "/v1/subscribers/identify", &server.public_key)
+                .json(&json!({"app_user_id": format!("$RCAnonymousID:merge{i}"), "new_app_user_id": format!("member_{i}")}));
+            tokio::spawn(send(request))
+        })
+        .collect();
+    for (i, login) in logins.into_iter().enumerate() {
+        let (status, _, body) = login.await.unwrap();
+        assert_eq!(status, 200, "login {i}: {body}");
+    }
+}
