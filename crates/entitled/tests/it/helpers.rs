@@ -260,6 +260,27 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// `count` purchases of the test catalog's `lifetime` product posted at once, by customers
+/// `{prefix}_0` … (one each, new fetch tokens); their answers, in order.
+pub fn purchases_at_once(
+    server: &TestServer,
+    prefix: &str,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<(u16, reqwest::header::HeaderMap, Value)>> {
+    (0..count)
+        .map(|i| {
+            let request = server
+                .with_key(Method::POST, "/v1/receipts", &server.public_key)
+                .json(&serde_json::json!({
+                    "app_user_id": format!("{prefix}_{i}"),
+                    "fetch_token": format!("tok_{prefix}_{i}"),
+                    "product_id": "lifetime",
+                }));
+            tokio::spawn(send(request))
+        })
+        .collect()
+}
+
 /// Sends a request; returns status, headers and the JSON body (Null when empty).
 pub async fn send(request: RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
     let response: Response = request.send().await.expect("request");

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Db, TestDb, TestServer, send};
+use crate::helpers::{Db, TestDb, TestServer, purchases_at_once, send};
 
 /// Posts `count` receipts (new tokens) for one customer at once, spread over `nodes`, with
 /// reads of the same customer in between; returns the receipt statuses.
@@ -139,14 +139,10 @@ async fn more_customers_changed_at_once_than_pooled_connections_all_succeed() {
     };
     let server = TestServer::start_on(&db.url, &[]).await;
     crate::sdk::catalog(&server).await;
-    let mut posts = Vec::new();
-    for i in 0..48 {
-        let request = server
-            .with_key(Method::POST, "/v1/receipts", &server.public_key)
-            .json(&json!({"app_user_id": format!("crowd_{i}"), "fetch_token": format!("tok_crowd_{i}"), "product_id": "lifetime"}));
-        posts.push(tokio::spawn(send(request)));
-    }
-    for (i, post) in posts.into_iter().enumerate() {
+    for (i, post) in purchases_at_once(&server, "crowd", 48)
+        .into_iter()
+        .enumerate()
+    {
         let (status, _, body) = post.await.unwrap();
         assert_eq!(status, 200, "customer {i}: {body}");
     }

@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Db, TestServer, assert_v2_error, send};
+use crate::helpers::{Db, TestServer, assert_v2_error, purchases_at_once, send};
 
 /// Starts a POST whose body is still to come, so it holds a slot.
 async fn slow_request(server: &TestServer, body: &[u8]) -> TcpStream {
@@ -77,13 +76,7 @@ async fn a_load_past_the_limit_gets_only_200_or_503_and_loses_no_write() {
         .await
         .expect("sqlite");
     crate::sdk::catalog(&server).await;
-    let mut requests = Vec::new();
-    for i in 0..200 {
-        let request = server
-            .with_key(Method::POST, "/v1/receipts", &server.public_key)
-            .json(&json!({"app_user_id": format!("load_{i}"), "fetch_token": format!("tok_load_{i}"), "product_id": "lifetime"}));
-        requests.push(tokio::spawn(send(request)));
-    }
+    let requests = purchases_at_once(&server, "load", 200);
     let mut accepted = Vec::new();
     let mut shed = 0;
     for (i, request) in requests.into_iter().enumerate() {
