@@ -89,6 +89,10 @@ impl CustomerLocks {
         let mut keys: Vec<String> = keys.iter().map(|key| key.to_string()).collect();
         keys.sort_unstable();
         keys.dedup();
+        if keys.is_empty() {
+            // Nothing to lock (a login whose ids are both new): no session either.
+            return Ok(Some(CustomerLock { release: None }));
+        }
         let deadline = Instant::now() + wait;
         loop {
             if let Some(lock) = self.try_once(&keys).await? {
@@ -206,6 +210,14 @@ mod tests {
                 .unwrap()
                 .is_none(),
             "b is held"
+        );
+        assert!(
+            locks
+                .try_lock_all(&[], Duration::ZERO)
+                .await
+                .unwrap()
+                .is_some(),
+            "no keys: nothing to wait for"
         );
         // The refused try took nothing: c is still free.
         let c = locks.try_lock("c", Duration::ZERO).await.unwrap();

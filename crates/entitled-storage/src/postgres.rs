@@ -19,8 +19,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Connections a node opens for its reads and writes.
 const POOLED_CONNECTIONS: u32 = 16;
 
-/// Database sessions a node keeps for customer locks: one per customer being changed on this
-/// node at a time; more changes at once wait for a session. With the pooled connections, a
+/// Database sessions a node keeps for customer locks: one per change in progress on this
+/// node, whatever number of customers it locks; more changes at once wait for a session. With the pooled connections, a
 /// node opens at most 24 connections (PostgreSQL allows 100 by default; README.md).
 const LOCK_SESSIONS: u32 = 8;
 
