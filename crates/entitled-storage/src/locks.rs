@@ -141,23 +141,13 @@ impl CustomerLocks {
                     .map(|(key, _)| key.clone())
                     .collect();
                 if held.len() < keys.len() {
-                    // Some were taken: give back those this try got, on the same session, so
-                    // it returns to the pool holding nothing (or is closed, which releases).
-                    if unlock(&mut connection, &held).await.is_err() {
-                        let _ = connection.close().await;
-                    }
+                    // Some were taken: give back those this try got.
+                    release_on(connection, held).await;
                     return Ok(None);
                 }
                 Ok(Some(CustomerLock {
                     release: Some(Box::new(move || {
-                        let release = tokio::spawn(async move {
-                            let mut connection = connection;
-                            if unlock(&mut connection, &held).await.is_err() {
-                                // A connection that could not unlock must not go back to the
-                                // pool still holding the locks: closing it releases them.
-                                let _ = connection.close().await;
-                            }
-                        });
+                        let release = tokio::spawn(release_on(connection, held));
                         // Outside a request (jobs, tests) nobody waits; the release still runs.
                         let _ = RELEASES.try_with(|releases| {
                             releases
@@ -172,19 +162,22 @@ impl CustomerLocks {
     }
 }
 
-/// Releases the advisory locks of `keys` that `connection`'s session holds.
-async fn unlock(
-    connection: &mut sqlx::pool::PoolConnection<sqlx::Postgres>,
-    keys: &[String],
-) -> Result<(), sqlx::Error> {
+/// Releases the advisory locks of `keys` that `connection`'s session holds, so it goes back
+/// to the pool holding nothing; a connection that could not unlock is closed instead, which
+/// releases them too.
+async fn release_on(mut connection: sqlx::pool::PoolConnection<sqlx::Postgres>, keys: Vec<String>) {
     if keys.is_empty() {
-        return Ok(());
+        return;
     }
-    sqlx::query("SELECT pg_advisory_unlock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k")
-        .bind(keys)
-        .execute(&mut **connection)
-        .await?;
-    Ok(())
+    let unlocked = sqlx::query(
+        "SELECT pg_advisory_unlock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",
+    )
+    .bind(&keys)
+    .execute(&mut *connection)
+    .await;
+    if unlocked.is_err() {
+        let _ = connection.close().await;
+    }
 }
 
 #[cfg(test)]
